@@ -1,0 +1,195 @@
+//! One client connection: read frames, dispatch them, write replies.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::{AdapterMetrics, Shared, write_reply};
+use crate::codec::Reader;
+use crate::packet::{READ_CHUNK, RequestPacket, split_frame};
+use crate::servant::{Args, Current, Dispatch, Reply, ServantError};
+
+/// Reply batches queued for the writer task. Small: when the peer stops reading, the queue
+/// fills, the reader stops dispatching, and TCP pushes back on the client.
+const WRITE_QUEUE: usize = 16;
+
+pub(super) struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+}
+
+/// Why the read loop ended.
+enum Close {
+    Done,
+    Protocol,
+}
+
+impl Connection {
+    pub(super) fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        shared: Arc<Shared>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self { stream, peer, shared, shutdown }
+    }
+
+    pub(super) async fn run(self) {
+        let Self { stream, peer, shared, shutdown } = self;
+        let metrics = &shared.metrics;
+        metrics.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Latency matters more than packet count for RPC replies.
+        let _ = stream.set_nodelay(true);
+        let (mut rd, wr) = stream.into_split();
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+        let writer = tokio::spawn(write_loop(wr, rx));
+        // Bounds the `Dispatch::Later` replies of this connection still being computed.
+        let in_flight = Arc::new(Semaphore::new(shared.config.max_in_flight));
+        let idle = shared.config.endpoint.timeout;
+        let mut buf = BytesMut::with_capacity(8 * 1024);
+        let mut out = Vec::new();
+        'read: loop {
+            if buf.capacity() == buf.len() {
+                buf.reserve(READ_CHUNK.min(buf.len().max(4096)));
+            }
+            let read = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
+            };
+            match read {
+                Err(_) => {
+                    AdapterMetrics::inc(&metrics.connections_idle_closed);
+                    debug!(%peer, "closing idle connection");
+                    break;
+                }
+                Ok(Ok(0)) => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    debug!(%peer, error = %e, "read failed");
+                    break;
+                }
+            }
+            loop {
+                match split_frame(&mut buf, shared.config.max_frame) {
+                    Ok(Some(frame)) => {
+                        let handled =
+                            handle_frame(&frame, peer, &shared, &mut out, &tx, &in_flight).await;
+                        if let Close::Protocol = handled {
+                            break 'read;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        AdapterMetrics::inc(&metrics.bad_frames);
+                        warn!(object = %shared.config.object, %peer, error = %e, "closing connection: bad frame");
+                        break 'read;
+                    }
+                }
+            }
+            if !out.is_empty() && tx.send(std::mem::take(&mut out)).await.is_err() {
+                break;
+            }
+        }
+        if !out.is_empty() {
+            let _ = tx.send(out).await;
+        }
+        drop(tx);
+        // Replies still being computed hold a sender; the writer ends once they are sent.
+        let _ = writer.await;
+        metrics.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, WRITE_QUEUE).await > 0 {
+        for chunk in batch.drain(..) {
+            if wr.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// Decodes and dispatches one frame; ready replies are appended to `out`.
+async fn handle_frame(
+    frame: &[u8],
+    peer: SocketAddr,
+    shared: &Shared,
+    out: &mut Vec<u8>,
+    tx: &mpsc::Sender<Vec<u8>>,
+    in_flight: &Arc<Semaphore>,
+) -> Close {
+    let metrics = &shared.metrics;
+    let request = match RequestPacket::decode_fields(&mut Reader::new(frame)) {
+        Ok(r) => r,
+        Err(e) => {
+            // Like TarsCpp: without a decodable header there is no request id to answer.
+            AdapterMetrics::inc(&metrics.bad_packets);
+            warn!(object = %shared.config.object, %peer, error = %e, "closing connection: undecodable RequestPacket");
+            return Close::Protocol;
+        }
+    };
+    AdapterMetrics::inc(&metrics.requests);
+    if request.is_oneway() {
+        AdapterMetrics::inc(&metrics.oneway_requests);
+    }
+    let current = Current { peer, request: &request };
+    let outcome = if request.s_servant_name != shared.config.object {
+        Dispatch::Ready(Err(ServantError::NoServant(request.s_servant_name.to_string())))
+    } else if request.s_func_name == "tars_ping" {
+        Dispatch::Ready(Ok(current.reply().ret(&0i32)))
+    } else {
+        match Args::new(&request) {
+            Ok(args) => shared.servant.dispatch(&current, args),
+            Err(e) => Dispatch::Ready(Err(ServantError::Decode(e))),
+        }
+    };
+    match outcome {
+        Dispatch::Ready(result) => finish(&request, result, metrics, out),
+        Dispatch::Later(fut) => {
+            // Waiting here stops this connection from reading: back-pressure, not loss.
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                return Close::Done;
+            };
+            let request = request.into_owned();
+            let tx = tx.clone();
+            let metrics = shared.metrics.clone();
+            tokio::spawn(async move {
+                let result = fut.await;
+                let mut buf = Vec::new();
+                finish(&request, result, &metrics, &mut buf);
+                if !buf.is_empty() {
+                    let _ = tx.send(buf).await;
+                }
+                drop(permit);
+            });
+        }
+    }
+    Close::Done
+}
+
+fn finish(
+    request: &RequestPacket<'_>,
+    result: Result<Reply, ServantError>,
+    metrics: &AdapterMetrics,
+    out: &mut Vec<u8>,
+) {
+    if let Err(e) = &result {
+        AdapterMetrics::inc(&metrics.error_replies);
+        debug!(func = %request.s_func_name, error = %e, "call failed");
+    }
+    if !request.is_oneway() {
+        write_reply(request, result, out);
+    }
+}
