@@ -18,7 +18,7 @@ mod types;
 mod writer;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use error::DecodeError;
 pub use head::{Head, TypeId};

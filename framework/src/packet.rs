@@ -65,8 +65,8 @@ crate::tars_struct! {
         5 require i_ret: i32,
         /// Return value and out parameters (empty on error).
         6 require s_buffer: Cow<'a, [u8]>,
-        /// Framework status.
-        7 optional status: StringMap<'a>,
+        /// Framework status (always written; tolerated missing, as Java omits it).
+        7 always status: StringMap<'a>,
         /// Error description.
         8 optional s_result_desc: Cow<'a, str>,
         /// Response context.
@@ -215,3 +215,6 @@ pub fn split_frame(buf: &mut BytesMut, max: u32) -> Result<Option<BytesMut>, Fra
 pub fn peek_version(body: &[u8]) -> Result<i16, DecodeError> {
     Reader::new(body).read(1)
 }
+
+#[cfg(test)]
+mod tests;

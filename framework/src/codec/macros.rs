@@ -16,9 +16,10 @@
 /// assert_eq!(tarsmon_framework::codec::to_bytes(&v, 1), [0x1a, 0x10, 0x22, 0x0b]);
 /// ```
 ///
-/// Fields are `TAG require|optional NAME: TYPE [= DEFAULT]`, in ascending tag order (checked
-/// at compile time). Encoding follows tars2cpp: `require` fields are always written, `optional`
-/// ones are left out when [`Encode::is_omittable`] says so. Decoding skips unknown fields,
+/// Fields are `TAG require|optional|always NAME: TYPE [= DEFAULT]`, in ascending tag order
+/// (checked at compile time). Encoding follows tars2cpp: `require` fields are always written,
+/// `optional` ones are left out when [`Encode::is_omittable`] says so. `always` is a `require`
+/// field that readers tolerate missing (Java omits `ResponsePacket.status`). Decoding skips unknown fields,
 /// keeps defaults for missing optional fields, and fails on a missing `require` field.
 /// A struct may take one lifetime to borrow strings from the input (`pub struct Head<'a>`).
 ///
@@ -129,6 +130,9 @@ macro_rules! tars_struct {
     (@write $self:ident, $w:ident, require, $tag:literal, $field:ident, $ty:ty $(, $default:expr)?) => {
         $crate::codec::Encode::encode(&$self.$field, $w, $tag)
     };
+    (@write $self:ident, $w:ident, always, $tag:literal, $field:ident, $ty:ty $(, $default:expr)?) => {
+        $crate::codec::Encode::encode(&$self.$field, $w, $tag)
+    };
     (@write $self:ident, $w:ident, optional, $tag:literal, $field:ident, $ty:ty $(, $default:expr)?) => {
         if !$crate::codec::Encode::is_omittable(
             &$self.$field,
@@ -140,6 +144,9 @@ macro_rules! tars_struct {
 
     (@read $r:ident, require, $tag:literal, $ty:ty $(, $default:expr)?) => {
         $r.read::<$ty>($tag)?
+    };
+    (@read $r:ident, always, $tag:literal, $ty:ty $(, $default:expr)?) => {
+        $crate::tars_struct!(@read $r, optional, $tag, $ty $(, $default)?)
     };
     (@read $r:ident, optional, $tag:literal, $ty:ty $(, $default:expr)?) => {
         match $r.read_opt::<$ty>($tag)? {
