@@ -15,6 +15,8 @@ pub mod codec;
 pub mod endpoint;
 pub mod idl;
 pub mod packet;
+pub mod roles;
 pub mod servant;
 pub mod server;
+pub mod services;
 pub mod tup;

@@ -52,6 +52,9 @@ pub enum ServantError {
     /// The servant has no such function.
     #[error("no such function")]
     NoFunc,
+    /// The function exists in the interface but this tarsmon version does not serve it.
+    #[error("not implemented: {0}")]
+    NotImplemented(String),
     /// The request names a servant this adapter does not serve.
     #[error("no such servant: {0}")]
     NoServant(String),
@@ -68,7 +71,7 @@ impl ServantError {
     pub fn ret_code(&self) -> RetCode {
         match self {
             Self::Decode(_) => RetCode::DecodeErr,
-            Self::NoFunc => RetCode::NoFunc,
+            Self::NoFunc | Self::NotImplemented(_) => RetCode::NoFunc,
             Self::NoServant(_) => RetCode::NoServant,
             Self::Overload(_) => RetCode::Overload,
             Self::Internal(_) => RetCode::Unknown,

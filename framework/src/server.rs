@@ -119,6 +119,15 @@ impl Adapter {
         let local_addr = listener.local_addr()?;
         Ok(BoundAdapter { adapter: self, listener, local_addr })
     }
+
+    /// Serves on a listener bound by the caller (who may need its port before building
+    /// other servants, as the registry does). Must be called inside a tokio runtime.
+    pub fn with_listener(self, listener: std::net::TcpListener) -> std::io::Result<BoundAdapter> {
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
+        let local_addr = listener.local_addr()?;
+        Ok(BoundAdapter { adapter: self, listener, local_addr })
+    }
 }
 
 /// An adapter listening on its socket; [`BoundAdapter::run`] serves it.

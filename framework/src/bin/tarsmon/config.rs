@@ -1,0 +1,260 @@
+//! The `tarsmon` configuration file (TOML). Every key has a default; `tarsmon.example.toml`
+//! at the repository root lists them all.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use tarsmon_framework::allow::AllowList;
+use tarsmon_framework::endpoint::Endpoint;
+use tarsmon_framework::roles::Role;
+use tarsmon_framework::server::AdapterConfig;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Config {
+    /// Where tarsmon keeps its data.
+    pub(crate) data_dir: PathBuf,
+    /// Settings shared by every adapter.
+    pub(crate) server: ServerConfig,
+    /// Per-role overrides, keyed `registry`, `config`, `stat`, `property`, `notify`, `log`,
+    /// `querystat`, `queryproperty`.
+    pub(crate) adapters: BTreeMap<Role, AdapterOverride>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ServerConfig {
+    /// Host every default endpoint binds to.
+    pub(crate) host: String,
+    /// Host the embedded registry hands out; empty = `host` (or 127.0.0.1 when `host` is a
+    /// wildcard address).
+    pub(crate) advertise_host: String,
+    /// Connections each adapter serves at once.
+    pub(crate) max_connections: usize,
+    /// Largest frame accepted.
+    pub(crate) max_frame_size: ByteSize,
+    /// Replies one connection may have pending before it stops reading.
+    pub(crate) max_in_flight: usize,
+    /// Idle connections are closed after this long (the `-t` of default endpoints).
+    pub(crate) idle_timeout: HumanDuration,
+    /// Peers allowed to connect to every adapter; empty = all.
+    pub(crate) allow: AllowList,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./tarsmon-data"),
+            server: ServerConfig::default(),
+            adapters: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            advertise_host: String::new(),
+            max_connections: 10_000,
+            max_frame_size: ByteSize(10 * 1024 * 1024),
+            max_in_flight: 64,
+            idle_timeout: HumanDuration(Duration::from_secs(60)),
+            allow: AllowList::default(),
+        }
+    }
+}
+
+/// `[adapters.ROLE]`: overrides for one role; unset keys take the `[server]` values.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AdapterOverride {
+    /// `false` leaves the role's port closed.
+    pub(crate) enabled: Option<bool>,
+    /// A TARS endpoint string, e.g. `tcp -h 0.0.0.0 -p 18293 -t 60000`.
+    pub(crate) endpoint: Option<String>,
+    /// Allow-list for this adapter only.
+    pub(crate) allow: Option<AllowList>,
+    /// Connection limit for this adapter only.
+    pub(crate) max_connections: Option<usize>,
+}
+
+/// A size in bytes, written as a number or as `"10MiB"`, `"512KiB"`, `"1GB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub(crate) struct ByteSize(pub(crate) u64);
+
+impl TryFrom<toml::Value> for ByteSize {
+    type Error = String;
+
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        match v {
+            toml::Value::Integer(n) => u64::try_from(n).map(Self).map_err(|_| format!("negative size {n}")),
+            toml::Value::String(s) => parse_size(&s).map(Self),
+            other => Err(format!("expected a size like \"10MiB\", got {other}")),
+        }
+    }
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("bad size {s:?}"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        u => return Err(format!("unknown size unit {u:?} in {s:?} (use B, KiB, MiB, GiB, KB, MB, GB)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// A duration, written as seconds or as `"60s"`, `"500ms"`, `"5m"`, `"1h"`, `"31d"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub(crate) struct HumanDuration(pub(crate) Duration);
+
+impl TryFrom<toml::Value> for HumanDuration {
+    type Error = String;
+
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        match v {
+            toml::Value::Integer(n) => u64::try_from(n)
+                .map(|n| Self(Duration::from_secs(n)))
+                .map_err(|_| format!("negative duration {n}")),
+            toml::Value::String(s) => parse_duration(&s).map(Self),
+            other => Err(format!("expected a duration like \"60s\", got {other}")),
+        }
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    let ms = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        u => return Err(format!("unknown duration unit {u:?} in {s:?} (use ms, s, m, h, d)")),
+    };
+    n.checked_mul(ms).map(Duration::from_millis).ok_or_else(|| format!("duration {s:?} is too large"))
+}
+
+impl Config {
+    /// Reads `path`, or returns the defaults when `path` is `None`.
+    pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in config file {}", path.display()))
+    }
+
+    /// Parses TOML text.
+    pub(crate) fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Rejects values that cannot work, with a message naming the key.
+    pub(crate) fn sanitize(&self) -> anyhow::Result<()> {
+        let s = &self.server;
+        if !(64..=(100 << 20)).contains(&s.max_frame_size.0) {
+            bail!("server.max_frame_size must be between 64 B and 100 MiB (TarsCpp's limit)");
+        }
+        if s.max_connections == 0 || s.max_in_flight == 0 {
+            bail!("server.max_connections and server.max_in_flight must be at least 1");
+        }
+        if s.idle_timeout.0.is_zero() {
+            bail!("server.idle_timeout must be positive");
+        }
+        self.adapters().map(drop)
+    }
+
+    /// The host the registry advertises.
+    pub(crate) fn advertise_host(&self) -> &str {
+        match (self.server.advertise_host.as_str(), self.server.host.as_str()) {
+            ("", "0.0.0.0" | "::" | "*") => "127.0.0.1",
+            ("", host) => host,
+            (adv, _) => adv,
+        }
+    }
+
+    /// The adapter of every enabled role.
+    pub(crate) fn adapters(&self) -> anyhow::Result<Vec<(Role, AdapterConfig)>> {
+        let s = &self.server;
+        let mut out = Vec::new();
+        for role in Role::ALL {
+            let o = self.adapters.get(&role).cloned().unwrap_or_default();
+            if o.enabled == Some(false) {
+                continue;
+            }
+            let endpoint = match &o.endpoint {
+                Some(e) => e.parse::<Endpoint>().with_context(|| format!("adapters.{}.endpoint", role.key()))?,
+                None => Endpoint::tcp(s.host.clone(), role.default_port(), s.idle_timeout.0),
+            };
+            let mut a = AdapterConfig::new(role.object(), endpoint);
+            a.max_connections = o.max_connections.unwrap_or(s.max_connections);
+            // sanitize() bounds the size to 100 MiB, so it fits in u32.
+            a.max_frame = u32::try_from(s.max_frame_size.0).unwrap_or(u32::MAX);
+            a.max_in_flight = s.max_in_flight;
+            a.allow = o.allow.unwrap_or_else(|| s.allow.clone());
+            out.push((role, a));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_states_the_defaults() {
+        let text = include_str!("../../../../tarsmon.example.toml");
+        assert_eq!(Config::parse(text).unwrap(), Config::default());
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn units_and_overrides_parse() {
+        let c = Config::parse(
+            r#"
+            [server]
+            max_frame_size = "1MiB"
+            idle_timeout = "1500ms"
+            allow = ["127.0.0.0/8"]
+            [adapters.stat]
+            endpoint = "tcp -h 127.0.0.1 -p 0 -t 1000"
+            max_connections = 5
+            [adapters.log]
+            enabled = false
+            "#,
+        )
+        .unwrap();
+        c.sanitize().unwrap();
+        assert_eq!(c.server.max_frame_size, ByteSize(1 << 20));
+        assert_eq!(c.server.idle_timeout, HumanDuration(Duration::from_millis(1500)));
+        let adapters = c.adapters().unwrap();
+        assert_eq!(adapters.len(), 7);
+        let stat = &adapters.iter().find(|(r, _)| *r == Role::Stat).unwrap().1;
+        assert_eq!((stat.endpoint.port, stat.max_connections), (0, 5));
+        assert!(Config::parse("[server]\nmax_frame_size = \"10 parsecs\"").is_err());
+        assert!(Config::parse("[server]\nunknown_key = 1").is_err());
+        assert!(Config::parse("[adapters.nosuchrole]\nenabled = false").is_err());
+        assert!(Config::parse("[server]\nmax_frame_size = 10").unwrap().sanitize().is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! The `tarsmon` binary: `tarsmon serve` (the default) runs every framework role; the other
+//! subcommands are clients of a running tarsmon (or of any TARS server).
+
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tarsmon_framework::client::{Communicator, decode_ret};
+
+/// tarsmon: the TARS monitoring and statistics engine.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive); RUST_LOG wins.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run tarsmon: every framework role on its standard port (the default command).
+    Serve(ServeArgs),
+    /// Call `tars_ping` on an object, directly (`Obj@tcp -h H -p P`) or through a locator.
+    Ping {
+        /// Object, e.g. `tars.tarsstat.StatObj` or `tars.tarsstat.StatObj@tcp -h 127.0.0.1 -p 18293`.
+        object: String,
+        /// Registry used to resolve a bare object name.
+        #[arg(long, default_value = "tars.tarsregistry.QueryObj@tcp -h 127.0.0.1 -p 17890")]
+        locator: String,
+        /// Call timeout in milliseconds.
+        #[arg(long, default_value_t = 3000)]
+        timeout_ms: u64,
+    },
+}
+
+/// Options of `tarsmon serve`.
+#[derive(Debug, Default, clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file (see tarsmon.example.toml); without it, the defaults.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Data directory (default `./tarsmon-data`; overrides `data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Host for every standard endpoint (overrides `server.host`).
+    #[arg(long)]
+    host: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log))
+        .context("bad --log filter")?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => {
+            let mut config = config::Config::load(args.config.as_deref())?;
+            if let Some(dir) = args.data_dir {
+                config.data_dir = dir;
+            }
+            if let Some(host) = args.host {
+                config.server.host = host;
+            }
+            config.sanitize()?;
+            runtime.block_on(serve::serve(config))
+        }
+        Command::Ping { object, locator, timeout_ms } => runtime.block_on(async {
+            let comm = Communicator::with_locator(&locator)?.with_timeout(Duration::from_millis(timeout_ms));
+            let prx = comm.proxy(&object).await?;
+            let started = std::time::Instant::now();
+            let rsp = prx.invoke("tars_ping", Vec::new()).await?.ok()?;
+            let ret: i32 = decode_ret(&rsp).unwrap_or(0);
+            println!("{} at {} answered {} in {:?}", prx.object(), prx.endpoints()[0], ret, started.elapsed());
+            Ok(())
+        }),
+    }
+}

@@ -1,0 +1,4 @@
+//! The servants of the framework roles.
+
+pub mod pending;
+pub mod registry;
