@@ -83,8 +83,7 @@ mod tests {
 
     #[test]
     fn matches_addresses_and_blocks() {
-        let l = AllowList::try_from(vec!["10.0.0.0/8".into(), "127.0.0.1".into(), "::1".into()])
-            .unwrap();
+        let l = AllowList::try_from(vec!["10.0.0.0/8".into(), "127.0.0.1".into(), "::1".into()]).unwrap();
         assert!(l.allows("10.2.3.4".parse().unwrap()));
         assert!(l.allows("127.0.0.1".parse().unwrap()));
         assert!(l.allows("::ffff:10.0.0.1".parse().unwrap()));

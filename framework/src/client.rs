@@ -119,7 +119,10 @@ pub struct ServantProxy {
 
 impl std::fmt::Debug for ServantProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServantProxy").field("object", &self.object).field("endpoints", &self.endpoints).finish()
+        f.debug_struct("ServantProxy")
+            .field("object", &self.object)
+            .field("endpoints", &self.endpoints)
+            .finish()
     }
 }
 
@@ -166,9 +169,7 @@ impl ServantProxy {
 
     /// Calls `func` over TARS v1 with pre-encoded arguments (`args` = bare fields).
     pub async fn invoke(&self, func: &str, args: Vec<u8>) -> Result<Response, ClientError> {
-        self.invoke_with(TARS_VERSION, func, args, &CallOptions::default())
-            .await?
-            .ok_or(ClientError::Closed)
+        self.invoke_with(TARS_VERSION, func, args, &CallOptions::default()).await?.ok_or(ClientError::Closed)
     }
 
     /// Calls `func` oneway over TARS v1: no reply is awaited.

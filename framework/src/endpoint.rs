@@ -192,9 +192,7 @@ mod tests {
     #[test]
     fn parses_proxy_strings() {
         let p: ProxyString =
-            "tars.tarsregistry.QueryObj@tcp -h 127.0.0.1 -p 17890:tcp -h 127.0.0.2 -p 17891"
-                .parse()
-                .unwrap();
+            "tars.tarsregistry.QueryObj@tcp -h 127.0.0.1 -p 17890:tcp -h 127.0.0.2 -p 17891".parse().unwrap();
         assert_eq!(p.object, "tars.tarsregistry.QueryObj");
         assert_eq!(p.endpoints.len(), 2);
         assert_eq!(p.endpoints[1].port, 17891);

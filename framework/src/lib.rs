@@ -19,4 +19,5 @@ pub mod roles;
 pub mod servant;
 pub mod server;
 pub mod services;
+pub mod testing;
 pub mod tup;

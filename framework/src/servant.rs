@@ -167,8 +167,7 @@ enum ReplyBody {
 impl Reply {
     /// An empty reply (a `void` method) for a request of `version`.
     pub fn new(version: i16) -> Self {
-        let body = if matches!(version, crate::packet::TUP_VERSION2 | crate::packet::TUP_VERSION3)
-        {
+        let body = if matches!(version, crate::packet::TUP_VERSION2 | crate::packet::TUP_VERSION3) {
             ReplyBody::Tup(UniAttribute::new(version))
         } else {
             ReplyBody::Tars(Writer::new())

@@ -164,11 +164,8 @@ impl BoundAdapter {
     /// connection task to finish.
     pub async fn run(self, shutdown: CancellationToken) {
         let Self { adapter, listener, local_addr } = self;
-        let shared = Arc::new(Shared {
-            config: adapter.config,
-            servant: adapter.servant,
-            metrics: adapter.metrics,
-        });
+        let shared =
+            Arc::new(Shared { config: adapter.config, servant: adapter.servant, metrics: adapter.metrics });
         // Bounds the connections served at once; a permit lives as long as its connection.
         let limit = Arc::new(Semaphore::new(shared.config.max_connections));
         let tasks = TaskTracker::new();

@@ -68,9 +68,7 @@ impl<'a> UniAttribute<'a> {
     /// alone, which accepts both Node's `List<…>` and C++'s `list<…>` spellings.
     pub fn get<T: Decode<'a>>(&self, name: &str) -> Result<Option<T>, DecodeError> {
         match self.entries.iter().find(|e| e.name == name) {
-            Some(Entry { value: Cow::Borrowed(bytes), .. }) => {
-                Reader::new(bytes).read(0).map(Some)
-            }
+            Some(Entry { value: Cow::Borrowed(bytes), .. }) => Reader::new(bytes).read(0).map(Some),
             Some(Entry { value: Cow::Owned(_), .. }) => {
                 // Values are owned only when they arrived LIST-encoded (never from a real
                 // client, which always sends SimpleList); they cannot lend to `'a`.
@@ -81,19 +79,12 @@ impl<'a> UniAttribute<'a> {
     }
 
     /// Adds the attribute `name` with `value`.
-    pub fn put<T: Encode + TupName + ?Sized>(&mut self, name: &str, value: &T)
-    where
-        T: Sized,
-    {
+    pub fn put<T: Encode + TupName>(&mut self, name: &str, value: &T) {
         let mut w = Writer::new();
         value.encode(&mut w, 0);
         self.entries.push(Entry {
             name: Cow::Owned(name.to_owned()),
-            type_name: Cow::Owned(if self.version == TUP_VERSION2 {
-                T::tup_name()
-            } else {
-                String::new()
-            }),
+            type_name: Cow::Owned(if self.version == TUP_VERSION2 { T::tup_name() } else { String::new() }),
             value: Cow::Owned(w.into_inner()),
         });
     }

@@ -2,16 +2,19 @@
 //! lengths inside arguments, and 10 000 garbage connections — while a valid client keeps
 //! being answered, nothing panics, and memory stays bounded.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{OBJ, hex, start};
+use common::{OBJ, start};
 use tarsmon_framework::client::ServantProxy;
 use tarsmon_framework::codec::Writer;
 use tarsmon_framework::packet::{RequestPacket, write_frame};
+use tarsmon_framework::testing::hex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

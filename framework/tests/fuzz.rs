@@ -7,15 +7,15 @@
 //! `TARSMON_FUZZ_SEED` to reproduce a run. Properties: no decoder panics, and whatever decodes
 //! re-encodes to bytes that decode to the same value.
 
-mod common;
+#![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use common::hex;
 use tarsmon_framework::codec::{Reader, from_bytes, to_bytes};
 use tarsmon_framework::idl::stat::StatMicMsg;
 use tarsmon_framework::packet::{RequestPacket, ResponsePacket, split_frame, write_frame};
+use tarsmon_framework::testing::hex;
 use tarsmon_framework::tup::UniAttribute;
 
 const SEEDS: &[&str] = &[

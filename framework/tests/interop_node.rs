@@ -5,6 +5,8 @@
 //!    oneway, and an unknown function.
 //! 2. tarsmon's client calls the example `NodeTars` server shipped inside `@tars/rpc`.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::PathBuf;
@@ -40,7 +42,11 @@ async fn node_client_calls_tarsmon_over_tars_tup3_tup2_and_oneway() {
         .await
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("done"), "node client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("done"),
+        "node client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cases: std::collections::BTreeMap<String, Value> = stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

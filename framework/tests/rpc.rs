@@ -1,6 +1,8 @@
 //! The RPC server and client over real sockets: TARS v1, TUP v3/v2, oneway, pipelining,
 //! framework return codes, limits.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::atomic::Ordering;

@@ -38,9 +38,9 @@ pub(super) struct ClientConnection {
 impl ClientConnection {
     pub(super) async fn connect(ep: &Endpoint, timeout: Duration, max_frame: u32) -> std::io::Result<Self> {
         let addr = ep.socket_addr_string();
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(&addr))
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connect {addr} timed out")))??;
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(&addr)).await.map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connect {addr} timed out"))
+        })??;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);

@@ -7,24 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// Parses a vector as the spec writes it: hex byte pairs and `"quoted"` ASCII runs.
-pub(crate) fn hex(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        if c == '"' {
-            let end = rest[1..].find('"').expect("closing quote") + 1;
-            out.extend_from_slice(rest[1..end].as_bytes());
-            rest = &rest[end + 1..];
-        } else if c.is_whitespace() {
-            rest = &rest[1..];
-        } else {
-            out.push(u8::from_str_radix(&rest[..2], 16).expect("hex byte"));
-            rest = &rest[2..];
-        }
-    }
-    out
-}
+pub(crate) use crate::testing::hex;
 
 fn enc<T: Encode + ?Sized>(v: &T, tag: u8) -> Vec<u8> {
     to_bytes(v, tag)
@@ -216,11 +199,23 @@ fn unknown_fields_are_skipped_and_missing_optionals_keep_defaults() {
 #[test]
 fn hostile_inputs_fail_cleanly() {
     // Lengths and counts past the end never allocate.
-    assert!(matches!(from_bytes::<String>(&hex("07 7f ff ff ff 61"), 0), Err(DecodeError::LengthPastEnd { .. })));
-    assert!(matches!(from_bytes::<Vec<i32>>(&hex("09 02 7f ff ff ff"), 0), Err(DecodeError::LengthPastEnd { .. })));
-    assert!(matches!(from_bytes::<Vec<u8>>(&hex("0d 00 02 7f ff ff ff"), 0), Err(DecodeError::LengthPastEnd { .. })));
+    assert!(matches!(
+        from_bytes::<String>(&hex("07 7f ff ff ff 61"), 0),
+        Err(DecodeError::LengthPastEnd { .. })
+    ));
+    assert!(matches!(
+        from_bytes::<Vec<i32>>(&hex("09 02 7f ff ff ff"), 0),
+        Err(DecodeError::LengthPastEnd { .. })
+    ));
+    assert!(matches!(
+        from_bytes::<Vec<u8>>(&hex("0d 00 02 7f ff ff ff"), 0),
+        Err(DecodeError::LengthPastEnd { .. })
+    ));
     assert_eq!(from_bytes::<Vec<i32>>(&hex("09 00 ff"), 0), Err(DecodeError::NegativeLength(-1)));
-    assert!(matches!(from_bytes::<BTreeMap<i32, i32>>(&hex("08 02 00 10 00 00"), 0), Err(DecodeError::LengthPastEnd { .. })));
+    assert!(matches!(
+        from_bytes::<BTreeMap<i32, i32>>(&hex("08 02 00 10 00 00"), 0),
+        Err(DecodeError::LengthPastEnd { .. })
+    ));
     // Undefined type ids.
     assert_eq!(from_bytes::<i32>(&hex("0e"), 0), Err(DecodeError::InvalidType(14)));
     assert_eq!(Reader::new(&hex("0f")).skip_to_tag(1), Err(DecodeError::InvalidType(15)));
@@ -230,7 +225,10 @@ fn hostile_inputs_fail_cleanly() {
     assert_eq!(from_bytes::<i32>(&hex("02 00 00"), 0), Err(DecodeError::Truncated));
     assert_eq!(from_bytes::<i32>(&hex("f2"), 0), Err(DecodeError::Truncated));
     // A wider wire type than the target is a mismatch; a narrower one is widened.
-    assert!(matches!(from_bytes::<i32>(&hex("03 00 00 00 00 00 00 00 01"), 0), Err(DecodeError::Mismatch { .. })));
+    assert!(matches!(
+        from_bytes::<i32>(&hex("03 00 00 00 00 00 00 00 01"), 0),
+        Err(DecodeError::Mismatch { .. })
+    ));
     assert_eq!(from_bytes::<i64>(&hex("00 ff"), 0), Ok(-1));
     // Deep nesting is refused instead of overflowing the stack.
     let deep = vec![0x0a; 100_000];

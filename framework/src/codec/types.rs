@@ -174,11 +174,7 @@ impl TupName for u8 {
 }
 
 /// Reads `vector<byte>`: a SimpleList (borrowed) or, like TarsCpp, a LIST of Int8 (copied).
-fn read_byte_vec<'de>(
-    r: &mut Reader<'de>,
-    tag: u8,
-    ty: TypeId,
-) -> Result<Cow<'de, [u8]>, DecodeError> {
+fn read_byte_vec<'de>(r: &mut Reader<'de>, tag: u8, ty: TypeId) -> Result<Cow<'de, [u8]>, DecodeError> {
     match ty {
         TypeId::SimpleList => {
             let n = r.read_simple_list_len()?;

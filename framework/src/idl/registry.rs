@@ -1,6 +1,5 @@
 //! `servant/EndpointF.tars` and `servant/QueryF.tars` (spec §3.1).
 
-
 crate::tars_struct! {
     /// One endpoint of an object, as the registry returns it.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,4 +52,3 @@ pub mod query_f {
     /// `(string id, string setId, out active, out inactive)`.
     pub const FIND_OBJECT_BY_ID_IN_SAME_SET: &str = "findObjectByIdInSameSet";
 }
-

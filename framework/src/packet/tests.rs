@@ -89,14 +89,21 @@ fn node_style_responses_decode() {
     let java = hex("10 01 2c 30 0c 4c 5c 6d 00 00 01 0c");
     assert!(ResponsePacket::decode_fields(&mut Reader::new(&java)).unwrap().status.is_empty());
     // The Node server's -1 with a description.
-    let err = hex("10 01 2c 30 0f 4c 50 ff 6d 00 0c 78 0c 86 34 \"BindAdapter Exception:require field not exist, tag:1\" 98 0c");
+    let err = hex(
+        "10 01 2c 30 0f 4c 50 ff 6d 00 0c 78 0c 86 34 \"BindAdapter Exception:require field not exist, tag:1\" 98 0c",
+    );
     let rsp = ResponsePacket::decode_fields(&mut Reader::new(&err)).unwrap();
-    assert_eq!((rsp.i_ret, rsp.s_result_desc.as_ref()), (-1, "BindAdapter Exception:require field not exist, tag:1"));
+    assert_eq!(
+        (rsp.i_ret, rsp.s_result_desc.as_ref()),
+        (-1, "BindAdapter Exception:require field not exist, tag:1")
+    );
 }
 
 #[test]
 fn tup_v3_request_and_reply() {
-    let req = hex("00 00 00 5a 10 03 2c 3c 40 10 56 1f \"TARS.NodeTarsServer.NodeTarsObj\" 66 0a \"getUsrName\" 7d 00 00 18 08 00 01 06 08 73 55 73 72 4e 61 6d 65 1d 00 00 07 06 05 63 7a 7a 6f 75 81 0b b8 98 0c a8 0c");
+    let req = hex(
+        "00 00 00 5a 10 03 2c 3c 40 10 56 1f \"TARS.NodeTarsServer.NodeTarsObj\" 66 0a \"getUsrName\" 7d 00 00 18 08 00 01 06 08 73 55 73 72 4e 61 6d 65 1d 00 00 07 06 05 63 7a 7a 6f 75 81 0b b8 98 0c a8 0c",
+    );
     let frame = split(&req);
     let p = RequestPacket::decode_fields(&mut Reader::new(&frame)).unwrap();
     assert!(p.is_tup());
@@ -104,7 +111,9 @@ fn tup_v3_request_and_reply() {
     assert_eq!(attrs.get::<String>("sUsrName").unwrap().as_deref(), Some("czzou"));
 
     // The Node server's reply decodes; its return value is under "".
-    let rsp_buffer = hex("08 00 03 06 00 1d 00 00 05 02 00 01 86 a2 06 07 \"sValue1\" 1d 00 00 0d 06 0b \"OUT_czzou_1\" 06 07 \"sValue2\" 1d 00 00 0d 06 0b \"OUT_czzou_2\"");
+    let rsp_buffer = hex(
+        "08 00 03 06 00 1d 00 00 05 02 00 01 86 a2 06 07 \"sValue1\" 1d 00 00 0d 06 0b \"OUT_czzou_1\" 06 07 \"sValue2\" 1d 00 00 0d 06 0b \"OUT_czzou_2\"",
+    );
     let a = UniAttribute::decode(3, &rsp_buffer).unwrap();
     assert_eq!(a.get::<i32>("").unwrap(), Some(100002));
     assert_eq!(a.get::<String>("sValue2").unwrap().as_deref(), Some("OUT_czzou_2"));
@@ -210,13 +219,18 @@ fn automatic_node_report_with_two_entries() {
 
 #[test]
 fn registry_payloads() {
-    let ep = EndpointF { host: "127.0.0.1".into(), port: 18293, timeout: 60000, istcp: 1, ..EndpointF::default() };
+    let ep =
+        EndpointF { host: "127.0.0.1".into(), port: 18293, timeout: 60000, istcp: 1, ..EndpointF::default() };
     let cpp = hex("09 00 01 0a 06 09 31 32 37 2e 30 2e 30 2e 31 11 47 75 22 00 00 ea 60 30 01 4c 0b");
     assert_eq!(to_bytes(&vec![ep.clone()], 0), cpp);
-    let node = hex("09 00 01 0a 06 09 31 32 37 2e 30 2e 30 2e 31 11 47 75 22 00 00 ea 60 30 01 4c 5c 6c 76 00 8c 9c bc cc 0b");
+    let node = hex(
+        "09 00 01 0a 06 09 31 32 37 2e 30 2e 30 2e 31 11 47 75 22 00 00 ea 60 30 01 4c 5c 6c 76 00 8c 9c bc cc 0b",
+    );
     assert_eq!(from_bytes::<Vec<EndpointF>>(&node, 0).unwrap(), vec![ep.clone()]);
     // findObjectById4Any reply: ret@0, active@2, inactive@3.
-    let any = hex("0c 29 00 01 0a 06 09 \"127.0.0.1\" 11 47 75 22 00 00 ea 60 30 01 4c 5c 6c 76 00 8c 9c bc cc 0b 39 0c");
+    let any = hex(
+        "0c 29 00 01 0a 06 09 \"127.0.0.1\" 11 47 75 22 00 00 ea 60 30 01 4c 5c 6c 76 00 8c 9c bc cc 0b 39 0c",
+    );
     let mut r = Reader::new(&any);
     assert_eq!(r.read::<i32>(0).unwrap(), 0);
     assert_eq!(r.read::<Vec<EndpointF>>(2).unwrap(), vec![ep.clone()]);
@@ -225,7 +239,10 @@ fn registry_payloads() {
     0i32.encode(&mut w, 0);
     vec![ep].encode(&mut w, 2);
     Vec::<EndpointF>::new().encode(&mut w, 3);
-    assert_eq!(w.into_inner(), hex("0c 29 00 01 0a 06 09 \"127.0.0.1\" 11 47 75 22 00 00 ea 60 30 01 4c 0b 39 0c"));
+    assert_eq!(
+        w.into_inner(),
+        hex("0c 29 00 01 0a 06 09 \"127.0.0.1\" 11 47 75 22 00 00 ea 60 30 01 4c 0b 39 0c")
+    );
 }
 
 #[test]

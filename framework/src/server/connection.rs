@@ -81,8 +81,7 @@ impl Connection {
             loop {
                 match split_frame(&mut buf, shared.config.max_frame) {
                     Ok(Some(frame)) => {
-                        let handled =
-                            handle_frame(&frame, peer, &shared, &mut out, &tx, &in_flight).await;
+                        let handled = handle_frame(&frame, peer, &shared, &mut out, &tx, &in_flight).await;
                         if let Close::Protocol = handled {
                             break 'read;
                         }

@@ -30,8 +30,12 @@ impl Servant for PendingRole {
         let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
         // Log the first refusal and then at powers of two, so a busy client cannot flood the log.
         if n.is_power_of_two() {
-            tracing::warn!(object = self.object, func = current.func(), refused = n,
-                "call refused: this role is not implemented in this tarsmon version");
+            tracing::warn!(
+                object = self.object,
+                func = current.func(),
+                refused = n,
+                "call refused: this role is not implemented in this tarsmon version"
+            );
         }
         Dispatch::Ready(Err(ServantError::NotImplemented(format!(
             "{}.{} is not served by this tarsmon version",

@@ -62,10 +62,11 @@ impl Registry {
                 let name = if f == query_f::FIND_OBJECT_BY_ID_IN_SAME_SET { "setId" } else { "sStation" };
                 let _: String = args.required(2, name)?;
                 // tarsmon is one node with no sets or stations: every caller gets every endpoint.
-                Ok(reply
-                    .ret(&0i32)
-                    .out(3, "activeEp", &self.lookup(&id).to_vec())
-                    .out(4, "inactiveEp", &Vec::<EndpointF>::new()))
+                Ok(reply.ret(&0i32).out(3, "activeEp", &self.lookup(&id).to_vec()).out(
+                    4,
+                    "inactiveEp",
+                    &Vec::<EndpointF>::new(),
+                ))
             }
             _ => Err(ServantError::NoFunc),
         }

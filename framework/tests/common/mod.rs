@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tarsmon_framework::endpoint::Endpoint;
 use tarsmon_framework::servant::{Args, Current, Dispatch, Servant, ServantError};
-use tarsmon_framework::server::{AdapterConfig, AdapterMetrics, Adapter};
+use tarsmon_framework::server::{Adapter, AdapterConfig, AdapterMetrics};
 use tokio_util::sync::CancellationToken;
 
 pub const OBJ: &str = "TARS.NodeTarsServer.NodeTarsObj";
@@ -31,10 +31,11 @@ impl Servant for NodeTars {
             "test" => Dispatch::Ready(Ok(reply.ret(&0i32))),
             "getUsrName" => Dispatch::Ready((|| {
                 let name: String = args.required(1, "sUsrName")?;
-                Ok(reply
-                    .ret(&100002i32)
-                    .out(2, "sValue1", &format!("OUT_{name}_1"))
-                    .out(3, "sValue2", &format!("OUT_{name}_2")))
+                Ok(reply.ret(&100002i32).out(2, "sValue1", &format!("OUT_{name}_1")).out(
+                    3,
+                    "sValue2",
+                    &format!("OUT_{name}_2"),
+                ))
             })()),
             "slow" => {
                 let ms: i32 = match args.required(1, "ms") {
@@ -77,23 +78,4 @@ pub async fn start(tune: impl FnOnce(&mut AdapterConfig)) -> Running {
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(bound.run(shutdown.clone()));
     Running { addr, servant, metrics, shutdown, task }
-}
-
-/// Parses hex byte pairs and `"quoted"` ASCII runs, as the spec writes vectors.
-pub fn hex(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        if c == '"' {
-            let end = rest[1..].find('"').expect("closing quote") + 1;
-            out.extend_from_slice(rest[1..end].as_bytes());
-            rest = &rest[end + 1..];
-        } else if c.is_whitespace() {
-            rest = &rest[1..];
-        } else {
-            out.push(u8::from_str_radix(&rest[..2], 16).expect("hex byte"));
-            rest = &rest[2..];
-        }
-    }
-    out
 }

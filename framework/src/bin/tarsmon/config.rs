@@ -203,7 +203,9 @@ impl Config {
                 continue;
             }
             let endpoint = match &o.endpoint {
-                Some(e) => e.parse::<Endpoint>().with_context(|| format!("adapters.{}.endpoint", role.key()))?,
+                Some(e) => {
+                    e.parse::<Endpoint>().with_context(|| format!("adapters.{}.endpoint", role.key()))?
+                }
                 None => Endpoint::tcp(s.host.clone(), role.default_port(), s.idle_timeout.0),
             };
             let mut a = AdapterConfig::new(role.object(), endpoint);

@@ -78,7 +78,13 @@ fn main() -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let rsp = prx.invoke("tars_ping", Vec::new()).await?.ok()?;
             let ret: i32 = decode_ret(&rsp).unwrap_or(0);
-            println!("{} at {} answered {} in {:?}", prx.object(), prx.endpoints()[0], ret, started.elapsed());
+            println!(
+                "{} at {} answered {} in {:?}",
+                prx.object(),
+                prx.endpoints()[0],
+                ret,
+                started.elapsed()
+            );
             Ok(())
         }),
     }

@@ -48,7 +48,11 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
             .with_listener(std_listener)
             .with_context(|| format!("binding {} on {endpoint}", role.object()))?;
         // One line per adapter on stdout, for people and for scripts that start tarsmon.
-        println!("listening {} {}", role.object(), Endpoint::tcp(endpoint.host.clone(), bound.local_addr().port(), endpoint.timeout));
+        println!(
+            "listening {} {}",
+            role.object(),
+            Endpoint::tcp(endpoint.host.clone(), bound.local_addr().port(), endpoint.timeout)
+        );
         tasks.spawn(bound.run(shutdown.clone()));
     }
     info!(data_dir = %config.data_dir.display(), "tarsmon started");
