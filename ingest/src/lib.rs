@@ -1,7 +1,23 @@
-//! tarsmon's ingest layer: domain types (`StatKey`, `StatValue`, property policies, notify
-//! records), time slots by receive time with an injectable clock, the in-memory aggregation
-//! buckets, and sealing a slot into Arrow `RecordBatch`es.
+//! tarsmon's ingest layer: the domain types of reports, time slots by receive time with an
+//! injectable clock, the in-memory aggregation buckets, and the pipeline that seals slots into
+//! Arrow `RecordBatch`es in the store.
 //!
-//! Status: the crate is laid out but its types are not written yet; they arrive with the
-//! call-statistics issue. It must not know the wire format (that is `tarsmon-framework`) or
-//! RocksDB (that is `tarsmon-engine`).
+//! Data flow: a servant turns a report into a key (borrowed, e.g. [`stat::StatKeyRef`]) and a
+//! value ([`stat::StatValue`]) and calls [`Pipeline::record`], which merges it into the
+//! reporting thread's shard of [`buckets::Buckets`] for the current slot. A background task
+//! calls [`Pipeline::persist`]: ended slots are merged across shards, turned into a batch
+//! ([`table::TableKind::to_batch`]) and written to the store; the open slot is checkpointed.
+//!
+//! This crate knows neither the wire format (`tarsmon-framework`) nor RocksDB
+//! (`tarsmon-engine` hides it).
+
+pub mod buckets;
+mod error;
+pub mod pipeline;
+pub mod stat;
+pub mod table;
+pub mod time;
+
+pub use error::{Error, Result};
+pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
+pub use table::{StatTable, TableKind};

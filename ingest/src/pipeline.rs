@@ -1,0 +1,288 @@
+//! The pipeline of one table: reports → sharded buckets → sealed slots in the store, with
+//! checkpoints of the open slot.
+//!
+//! [`Pipeline::record`] is the hot path (any thread). [`Pipeline::persist`] is called by one
+//! background task every second or so: it seals every slot that has ended and, every
+//! `checkpoint_interval`, writes the open slot as a checkpoint, so `kill -9` loses at most that
+//! window. [`Pipeline::open`] recovers a checkpoint: still the current slot → back into the
+//! buckets; an earlier slot → sealed at once. Sealing a slot removes the checkpoint in the same
+//! atomic write, so a row is never stored twice.
+
+use std::hash::Hash;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use hashbrown::Equivalent;
+use parking_lot::{Mutex, RwLock};
+use tarsmon_engine::Store;
+use tracing::{info, warn};
+
+use crate::buckets::{Buckets, SlotRows, Update};
+use crate::error::Result;
+use crate::table::TableKind;
+use crate::time::{Clock, SlotWidth, TimestampMs};
+
+/// Settings of a pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Width of a base slot (default 60 s; divides 5 minutes).
+    pub slot: SlotWidth,
+    /// How often the open slot is checkpointed (default 5 s).
+    pub checkpoint_interval: Duration,
+    /// Memory for open rows; past it new keys are dropped and counted (default 512 MiB).
+    pub memory_budget: usize,
+    /// Number of bucket shards (default: 4 per available core).
+    pub shards: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            slot: SlotWidth::DEFAULT,
+            checkpoint_interval: Duration::from_secs(5),
+            memory_budget: 512 << 20,
+            shards: 4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Counters of a pipeline, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Updates merged into an existing row.
+    pub merged: u64,
+    /// Updates that created a row.
+    pub inserted: u64,
+    /// Updates dropped because the memory budget was exhausted.
+    pub dropped: u64,
+    /// Estimated bytes of open rows.
+    pub open_bytes: usize,
+    /// The memory budget.
+    pub memory_budget: usize,
+    /// Slots sealed since start.
+    pub sealed_slots: u64,
+    /// Rows sealed since start.
+    pub sealed_rows: u64,
+    /// Checkpoints written since start.
+    pub checkpoints: u64,
+    /// Failed seal or checkpoint attempts since start (retried; nothing is dropped).
+    pub persist_errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    merged: AtomicU64,
+    inserted: AtomicU64,
+    sealed_slots: AtomicU64,
+    sealed_rows: AtomicU64,
+    checkpoints: AtomicU64,
+    persist_errors: AtomicU64,
+}
+
+#[derive(Debug)]
+struct PersistState {
+    last_checkpoint: TimestampMs,
+}
+
+/// The ingest pipeline of table `T`.
+#[derive(Debug)]
+pub struct Pipeline<T: TableKind> {
+    buckets: Buckets<T::Key, T::Value>,
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    config: PipelineConfig,
+    /// The first slot not yet sealed: a report never lands in a slot before it, even if the
+    /// clock steps back.
+    open_from: AtomicI64,
+    /// Taken (write) while rows move from the buckets to the store and (read) by [`Self::scan`],
+    /// so a query sees every row exactly once.
+    handover: RwLock<()>,
+    /// Serialises `persist` calls (one background task in practice; tests may call directly).
+    persist: Mutex<PersistState>,
+    /// Slots taken from the buckets whose write failed: retried first, and visible to scans.
+    /// Changed only under `handover` (write), read under `handover` (read).
+    unwritten: Mutex<Vec<(TimestampMs, SlotRows<T::Key, T::Value>)>>,
+    counters: Counters,
+}
+
+impl<T: TableKind> Pipeline<T> {
+    /// Opens the pipeline of `T` on `store`, recovering the checkpoint a previous run left.
+    pub fn open(store: Arc<Store>, clock: Arc<dyn Clock>, config: PipelineConfig) -> Result<Self> {
+        let now = clock.now();
+        let p = Self {
+            buckets: Buckets::new(config.shards, config.memory_budget),
+            store,
+            clock,
+            open_from: AtomicI64::new(i64::MIN),
+            handover: RwLock::new(()),
+            persist: Mutex::new(PersistState { last_checkpoint: now }),
+            unwritten: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+            config,
+        };
+        if let Some((slot, batch)) = p.store.checkpoint(T::NAME)? {
+            let current = p.config.slot.slot_of(now);
+            if slot >= current {
+                let rows = T::from_batch(&batch)?;
+                info!(table = T::NAME, rows = rows.len(), "recovering the open slot from its checkpoint");
+                for (slot, key, value) in &rows {
+                    p.buckets.update_owned(*slot, key, T::key_heap(key), value);
+                }
+            } else {
+                info!(table = T::NAME, rows = batch.num_rows(), "sealing the checkpoint of an ended slot");
+                p.store.write_slot(T::NAME, slot, &batch)?;
+                p.open_from.store(p.config.slot.next(slot).0, Ordering::SeqCst);
+            }
+        }
+        Ok(p)
+    }
+
+    /// The pipeline's settings.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// The slot a report received now belongs to.
+    pub fn current_slot(&self) -> TimestampMs {
+        let slot = self.config.slot.slot_of(self.clock.now());
+        TimestampMs(slot.0.max(self.open_from.load(Ordering::Relaxed)))
+    }
+
+    /// Aggregates one report row into the current slot. Never blocks on I/O.
+    pub fn record<Q>(&self, key: &Q, key_heap: usize, value: &T::Value) -> Update
+    where
+        Q: Hash + Equivalent<T::Key> + ?Sized,
+        T::Key: for<'a> From<&'a Q>,
+    {
+        self.record_in(self.current_slot(), key, key_heap, value)
+    }
+
+    /// Aggregates one report row into `slot`, a value [`Self::current_slot`] returned for this
+    /// report (read the clock once per report, not once per row).
+    pub fn record_in<Q>(&self, slot: TimestampMs, key: &Q, key_heap: usize, value: &T::Value) -> Update
+    where
+        Q: Hash + Equivalent<T::Key> + ?Sized,
+        T::Key: for<'a> From<&'a Q>,
+    {
+        let u = self.buckets.update(slot, key, key_heap, value);
+        match u {
+            Update::Merged => self.counters.merged.fetch_add(1, Ordering::Relaxed),
+            Update::Inserted => self.counters.inserted.fetch_add(1, Ordering::Relaxed),
+            Update::Dropped => {
+                let dropped = self.buckets.stats().dropped;
+                // The first drop and then every power of two: visible, without flooding the log.
+                if dropped.is_power_of_two() {
+                    warn!(table = T::NAME, dropped, budget = self.config.memory_budget,
+                        "memory budget for open rows exhausted: new keys are dropped (counted)");
+                }
+                0
+            }
+        };
+        u
+    }
+
+    /// Seals every slot that has ended and, when due, checkpoints the open slot. Blocking
+    /// (RocksDB writes): call it off the RPC threads.
+    pub fn persist(&self) -> Result<()> {
+        let mut state = self.persist.lock();
+        let now = self.clock.now();
+        let limit = self.config.slot.slot_of(now);
+        self.seal_before(limit)?;
+        let due = now.0 - state.last_checkpoint.0 >= self.config.checkpoint_interval.as_millis() as i64;
+        if due {
+            self.checkpoint(&mut state, now)?;
+        }
+        Ok(())
+    }
+
+    /// Seals what has ended and checkpoints the open slot now (ordered shutdown).
+    pub fn shutdown(&self) -> Result<()> {
+        let mut state = self.persist.lock();
+        let now = self.clock.now();
+        self.seal_before(self.config.slot.slot_of(now))?;
+        self.checkpoint(&mut state, now)?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    fn seal_before(&self, limit: TimestampMs) -> Result<()> {
+        let _handover = self.handover.write();
+        // Reports from now on land at `limit` or later, even if the clock steps back.
+        self.open_from.fetch_max(limit.0, Ordering::SeqCst);
+        let mut unwritten = self.unwritten.lock();
+        let mut slots = std::mem::take(&mut *unwritten);
+        slots.extend(self.buckets.take_before(limit));
+        let mut failure = None;
+        for (slot, rows) in slots {
+            if failure.is_some() {
+                unwritten.push((slot, rows));
+                continue;
+            }
+            let batch = T::to_batch(slot, rows.iter());
+            match self.store.write_slot(T::NAME, slot, &batch) {
+                Ok(()) => {
+                    self.counters.sealed_slots.fetch_add(1, Ordering::Relaxed);
+                    self.counters.sealed_rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.counters.persist_errors.fetch_add(1, Ordering::Relaxed);
+                    warn!(table = T::NAME, slot = slot.0, error = %e, "sealing a slot failed; will retry");
+                    unwritten.push((slot, rows));
+                    failure = Some(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn checkpoint(&self, state: &mut PersistState, now: TimestampMs) -> Result<()> {
+        state.last_checkpoint = now;
+        let open = self.buckets.snapshot();
+        let Some((slot, rows)) = open.last() else {
+            return Ok(());
+        };
+        let batch = T::to_batch(*slot, rows.iter());
+        if let Err(e) = self.store.put_checkpoint(T::NAME, *slot, &batch) {
+            self.counters.persist_errors.fetch_add(1, Ordering::Relaxed);
+            return Err(e.into());
+        }
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Every row with slot in `[from, to)`: sealed slots from the store plus the open ones.
+    pub fn scan(&self, from: TimestampMs, to: TimestampMs) -> Result<Vec<RecordBatch>> {
+        let _handover = self.handover.read();
+        let mut out = self.store.scan(T::NAME, from, to)?;
+        let in_range = |slot: &TimestampMs| *slot >= from && *slot < to;
+        for (slot, rows) in self.unwritten.lock().iter().filter(|(s, _)| in_range(s)) {
+            out.push(T::to_batch(*slot, rows.iter()));
+        }
+        for (slot, rows) in self.buckets.snapshot().iter().filter(|(s, _)| in_range(s)) {
+            out.push(T::to_batch(*slot, rows.iter()));
+        }
+        Ok(out)
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> PipelineStats {
+        let b = self.buckets.stats();
+        let c = &self.counters;
+        PipelineStats {
+            merged: c.merged.load(Ordering::Relaxed),
+            inserted: c.inserted.load(Ordering::Relaxed),
+            dropped: b.dropped,
+            open_bytes: b.bytes,
+            memory_budget: b.budget,
+            sealed_slots: c.sealed_slots.load(Ordering::Relaxed),
+            sealed_rows: c.sealed_rows.load(Ordering::Relaxed),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            persist_errors: c.persist_errors.load(Ordering::Relaxed),
+        }
+    }
+}

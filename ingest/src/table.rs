@@ -1,0 +1,67 @@
+//! What the pipeline needs to know about a table: its name, key, value and Arrow form.
+
+use std::hash::Hash;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
+
+use crate::buckets::Merge;
+use crate::stat::{StatBatchBuilder, StatKey, StatValue, read_stat_batch, stat_schema};
+use crate::time::TimestampMs;
+
+/// A kind of aggregated table (`stat`, later `property`).
+pub trait TableKind: Send + Sync + 'static {
+    /// The table's name in the store and in SQL.
+    const NAME: &'static str;
+    /// The row key.
+    type Key: Hash + Eq + Clone + Send + Sync + 'static;
+    /// The row value.
+    type Value: Merge + Clone + Send + Sync + 'static;
+
+    /// The Arrow schema of a sealed slot.
+    fn schema() -> SchemaRef;
+    /// Builds the batch of one slot's rows.
+    fn to_batch<'a>(slot: TimestampMs, rows: impl ExactSizeIterator<Item = (&'a Self::Key, &'a Self::Value)>)
+    -> RecordBatch;
+    /// Reads rows back (checkpoint recovery).
+    fn from_batch(batch: &RecordBatch) -> Result<Vec<(TimestampMs, Self::Key, Self::Value)>, ArrowError>;
+    /// Heap bytes a key holds (for the memory budget).
+    fn key_heap(key: &Self::Key) -> usize;
+}
+
+impl Merge for StatValue {
+    fn merge(&mut self, other: &Self) {
+        StatValue::merge(self, other);
+    }
+}
+
+/// The `stat` table: call statistics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatTable;
+
+impl TableKind for StatTable {
+    const NAME: &'static str = "stat";
+    type Key = StatKey;
+    type Value = StatValue;
+
+    fn schema() -> SchemaRef {
+        stat_schema()
+    }
+
+    fn to_batch<'a>(slot: TimestampMs, rows: impl ExactSizeIterator<Item = (&'a StatKey, &'a StatValue)>) -> RecordBatch {
+        let mut b = StatBatchBuilder::with_capacity(rows.len());
+        for (k, v) in rows {
+            b.append(slot, k, v);
+        }
+        b.finish()
+    }
+
+    fn from_batch(batch: &RecordBatch) -> Result<Vec<(TimestampMs, StatKey, StatValue)>, ArrowError> {
+        read_stat_batch(batch)
+    }
+
+    fn key_heap(key: &StatKey) -> usize {
+        key.as_ref().heap_bytes()
+    }
+}
