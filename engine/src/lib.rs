@@ -1,7 +1,36 @@
-//! tarsmon's embedded store: one RocksDB instance holding sealed time slots as compressed,
-//! dictionary-encoded Arrow IPC chunks keyed by table / hour partition / slot, checkpoints of
-//! the open slot, retention by whole partitions, and snapshot reads as Arrow streams.
+//! tarsmon's embedded store: one RocksDB instance that keeps the monitoring tables ("stat",
+//! "property", "notify", …) as Arrow record batches, one chunk per sealed time slot.
 //!
-//! Status: the crate is laid out (its RocksDB and Arrow dependencies are pinned and built) but
-//! the store is not written yet; it arrives with the call-statistics issue. It must not depend
-//! on DataFusion.
+//! The store is table-agnostic: it stores whatever [`RecordBatch`](arrow::record_batch::RecordBatch)
+//! the caller gives it under a table name and a slot start time, and hands the same schema
+//! back. It does not depend on DataFusion or on the other tarsmon crates.
+//!
+//! Main types:
+//! - [`Store`]: open a directory, write sealed slots, scan time ranges, checkpoint the open
+//!   slot, keep small metadata, apply retention. `Send + Sync`, shared through `Arc`.
+//! - [`TimestampMs`]: UTC milliseconds, the slot start times; [`StoreConfig`]: retention and
+//!   durability settings.
+//! - [`encode_chunk`] / [`decode_chunk`]: the on-disk form of one batch (versioned header, Arrow
+//!   IPC stream, LZ4, dictionary-encoded strings); [`Error`] and [`ChunkError`].
+//!
+//! Data flow. Write: the aggregator seals a slot → [`Store::write_slot`] encodes the batch as a
+//! chunk and, in one atomic RocksDB write, puts it under the key `table / hour partition /
+//! slot / sequence` and drops the now-sealed checkpoint. Between seals the open slot is saved
+//! with [`Store::put_checkpoint`] and read back after a restart with [`Store::checkpoint`].
+//! Read: [`Store::scan`] turns `[from, to)` into one key range, seeks to its start and decodes
+//! chunks until its end. Retention: [`Store::apply_retention`] deletes whole hour partitions
+//! with range deletions. The key layout is documented in the `key` module, the value format in
+//! the `chunk` module.
+
+mod chunk;
+mod config;
+mod error;
+mod key;
+mod store;
+mod time;
+
+pub use chunk::{decode_chunk, encode_chunk};
+pub use config::StoreConfig;
+pub use error::{ChunkError, Error, Result};
+pub use store::Store;
+pub use time::{HOUR_MS, TimestampMs};

@@ -143,6 +143,38 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// Reads an `in` parameter ahead of the ones before it, without consuming anything (TARS v1
+    /// reads forward only; this scans a copy of the reader).
+    pub fn lookahead<T: Decode<'a>>(&self, tag: u8, name: &str) -> Result<T, DecodeError> {
+        match self {
+            Self::Tars(r) => r.clone().read(tag),
+            Self::Tup(a) => a.get(name)?.ok_or(DecodeError::MissingAttribute),
+        }
+    }
+
+    /// Streams the entries of a `map` parameter to `f` without collecting them: each key and
+    /// value is decoded (borrowing from the frame) and handed over in wire order.
+    pub fn for_each_entry<K, V>(&mut self, tag: u8, name: &str, f: impl FnMut(K, V)) -> Result<(), DecodeError>
+    where
+        K: Decode<'a>,
+        V: Decode<'a>,
+    {
+        match self {
+            Self::Tars(r) => match r.skip_to_tag(tag)? {
+                Some(ty) => r.map_entries(tag, ty, f),
+                None => Err(DecodeError::RequiredMissing { tag }),
+            },
+            Self::Tup(a) => {
+                let raw = a.get_raw(name).ok_or(DecodeError::MissingAttribute)?;
+                let mut r = Reader::new(raw);
+                match r.skip_to_tag(0)? {
+                    Some(ty) => r.map_entries(0, ty, f),
+                    None => Err(DecodeError::RequiredMissing { tag: 0 }),
+                }
+            }
+        }
+    }
+
     /// Reads a parameter that may be absent (an `out` parameter some clients send).
     pub fn optional<T: Decode<'a>>(&mut self, tag: u8, name: &str) -> Result<Option<T>, DecodeError> {
         match self {

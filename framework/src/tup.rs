@@ -78,6 +78,14 @@ impl<'a> UniAttribute<'a> {
         }
     }
 
+    /// The encoded value of attribute `name` (a field at tag 0), borrowed from the input.
+    pub fn get_raw(&self, name: &str) -> Option<&'a [u8]> {
+        match self.entries.iter().find(|e| e.name == name)?.value {
+            Cow::Borrowed(bytes) => Some(bytes),
+            Cow::Owned(_) => None,
+        }
+    }
+
     /// Adds the attribute `name` with `value`.
     pub fn put<T: Encode + TupName>(&mut self, name: &str, value: &T) {
         let mut w = Writer::new();

@@ -144,3 +144,55 @@ async fn tarsmon_client_calls_the_node_example_server() {
     let rsp = prx.invoke("getUsrName", args).await.unwrap().ok().unwrap();
     assert_eq!(rsp.reader().read::<i32>(0).unwrap(), 100002);
 }
+
+/// The whole chain with real npm packages: a Node client configured with only a locator makes
+/// calls; `@tars/monitor` reports them to tarsmon's StatObj (found through the embedded
+/// registry); a MonitorQuery encoded with `@tars/stream`, and SQL, return exactly those calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_monitor_reports_reach_querystat_and_sql_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tarsmon.toml"), common::config_with_free_ports("")).unwrap();
+    let t = common::Tarsmon::start(dir.path(), &["serve", "--config", "tarsmon.toml"], true);
+    let calls = 17;
+    let out = Command::new("node")
+        .arg("monitor_client.js")
+        .arg(t.port("tars.tarsregistry.QueryObj").to_string())
+        .arg(calls.to_string())
+        .current_dir(node_dir())
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("done"), "node client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("\"calls\":{calls},\"ok\":{calls}")), "{stdout}");
+
+    let sql = "SELECT sum(succ_count) AS n, min(source) AS source, min(master_name) AS master FROM stat \
+               WHERE slave_name = 'tars.tarsregistry' AND interface_name = 'findObjectById'";
+    let rows = t.sql(sql).await;
+    assert_eq!(rows[0]["n"].as_i64(), Some(calls), "{rows:?}");
+    assert_eq!(rows[0]["source"], "client");
+    assert_eq!(rows[0]["master"], "Test.NodeClient");
+
+    let date = t.sql("SELECT replace(CAST(tars_fdate(now()) AS VARCHAR), '-', '') AS d").await[0]["d"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = Command::new("node")
+        .arg("monitor_query.js")
+        .arg(t.port("tars.tarsquerystat.QueryObj").to_string())
+        .arg(&date)
+        .arg("f_date,interface_name")
+        .arg("slave_name=tars.tarsregistry")
+        .current_dir(node_dir())
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("bad output:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["ret"], 0, "{v}");
+    assert_eq!(v["rsp"]["ret"], 0, "{v}");
+    let row = &v["rsp"]["result"][format!("{date},findObjectById")];
+    assert_eq!(row[0].as_f64(), Some(calls as f64), "{v}");
+    t.stop();
+}

@@ -1,7 +1,28 @@
-//! tarsmon's query layer: DataFusion `TableProvider`s over the engine (plus the live, unsealed
-//! slot), SQL views with the classic MySQL column names (`tars_stat`, `tars_property`), UDFs
-//! (`tars_tflag`, percentiles) and the semantics of TarsWeb's `MonitorQuery`.
+//! tarsmon's query layer: SQL over the store and the open slot through DataFusion.
 //!
-//! Status: the crate is laid out (DataFusion is pinned; every crate uses the Arrow it
-//! re-exports) but the tables are not written yet; they arrive with the call-statistics issue.
-//! It never opens RocksDB itself.
+//! Main types: [`QueryEngine`] (a DataFusion session on its own runtime, read-only SQL),
+//! [`SlotTableProvider`] (a table over a [`TableSource`] that prunes slots by `time`), the
+//! views with the classic MySQL column names ([`views`]), tarsmon's SQL functions ([`udf`]),
+//! and TarsWeb's MonitorQuery semantics ([`monitor`]).
+//!
+//! Data flow: SQL → DataFusion plan → `SlotTableProvider::scan` with the `time` range taken
+//! from the filters → [`TableSource::scan`] (sealed chunks from the store plus the open slot,
+//! each row exactly once) → DataFusion executes the rest.
+//!
+//! This crate never opens RocksDB itself; it reads through `tarsmon-ingest`'s pipelines.
+
+mod error;
+pub mod format;
+pub mod monitor;
+pub mod provider;
+mod session;
+pub mod source;
+pub mod udf;
+pub mod views;
+
+pub use error::{Error, Result};
+pub use format::Format;
+pub use monitor::{Condition, MonitorRequest, MonitorResult, Op};
+pub use provider::SlotTableProvider;
+pub use session::{QueryConfig, QueryEngine, QueryOutput};
+pub use source::TableSource;

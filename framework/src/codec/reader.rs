@@ -189,6 +189,28 @@ impl<'de> Reader<'de> {
         })
     }
 
+    /// Decodes the entries of a MAP whose head (`tag`, `ty`) was consumed, handing each key
+    /// and value to `f` as it is read.
+    pub fn map_entries<K: Decode<'de>, V: Decode<'de>>(
+        &mut self,
+        tag: u8,
+        ty: TypeId,
+        mut f: impl FnMut(K, V),
+    ) -> Result<(), DecodeError> {
+        if ty != TypeId::Map {
+            return Err(DecodeError::Mismatch { tag, found: ty as u8, expected: "map" });
+        }
+        let n = self.read_count(2)?;
+        self.nested(|r| {
+            for _ in 0..n {
+                let k = r.read(0)?;
+                let v = r.read(1)?;
+                f(k, v);
+            }
+            Ok(())
+        })
+    }
+
     /// Reads a FLOAT payload (after its head) as `f32`.
     #[inline]
     pub fn f32_payload(&mut self) -> Result<f32, DecodeError> {

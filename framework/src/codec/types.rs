@@ -399,20 +399,9 @@ fn decode_map<'de, K: Decode<'de>, V: Decode<'de>>(
     r: &mut Reader<'de>,
     tag: u8,
     ty: TypeId,
-    mut insert: impl FnMut(K, V),
+    insert: impl FnMut(K, V),
 ) -> Result<(), DecodeError> {
-    if ty != TypeId::Map {
-        return Err(DecodeError::Mismatch { tag, found: ty as u8, expected: "map" });
-    }
-    let n = r.read_count(2)?;
-    r.nested(|r| {
-        for _ in 0..n {
-            let k = r.read(0)?;
-            let v = r.read(1)?;
-            insert(k, v);
-        }
-        Ok(())
-    })
+    r.map_entries(tag, ty, insert)
 }
 
 impl<K: Encode, V: Encode> Encode for MapEntries<K, V> {

@@ -11,6 +11,7 @@ use tarsmon_framework::allow::AllowList;
 use tarsmon_framework::endpoint::Endpoint;
 use tarsmon_framework::roles::Role;
 use tarsmon_framework::server::AdapterConfig;
+use tarsmon_ingest::time::{SlotWidth, UtcOffset};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -23,6 +24,85 @@ pub(crate) struct Config {
     /// Per-role overrides, keyed `registry`, `config`, `stat`, `property`, `notify`, `log`,
     /// `querystat`, `queryproperty`.
     pub(crate) adapters: BTreeMap<Role, AdapterOverride>,
+    /// `[stat]`: call-statistics aggregation.
+    pub(crate) stat: StatConfig,
+    /// `[storage]`: the embedded store.
+    pub(crate) storage: StorageConfig,
+    /// `[query]`: SQL and MonitorQuery.
+    pub(crate) query: QuerySection,
+    /// `[http]`: the HTTP API.
+    pub(crate) http: HttpSection,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct HttpSection {
+    /// `false` leaves the HTTP API off.
+    pub(crate) enabled: bool,
+    /// Address of the HTTP API (SQL, metrics).
+    pub(crate) listen: String,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self { enabled: true, listen: "127.0.0.1:8080".into() }
+    }
+}
+
+/// `[stat]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct StatConfig {
+    /// Width of a base slot; must divide 5 minutes.
+    pub(crate) slot: HumanDuration,
+    /// How often the open slot is checkpointed (what `kill -9` can lose at most).
+    pub(crate) checkpoint_interval: HumanDuration,
+    /// Memory for open rows; past it new keys are dropped and counted.
+    pub(crate) memory_budget: ByteSize,
+}
+
+impl Default for StatConfig {
+    fn default() -> Self {
+        Self {
+            slot: HumanDuration(Duration::from_secs(60)),
+            checkpoint_interval: HumanDuration(Duration::from_secs(5)),
+            memory_budget: ByteSize(512 << 20),
+        }
+    }
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct StorageConfig {
+    /// Data older than this is dropped, by whole hours.
+    pub(crate) retention: HumanDuration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { retention: HumanDuration(Duration::from_secs(31 * 86_400)) }
+    }
+}
+
+/// `[query]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct QuerySection {
+    /// Time zone of the TARS labels: `local` (this machine's offset at start-up, like the
+    /// original), `UTC`, or a fixed offset such as `+08:00`.
+    pub(crate) time_zone: String,
+    /// Memory one query engine may use.
+    pub(crate) memory_limit: ByteSize,
+    /// Threads of the query runtime.
+    pub(crate) threads: usize,
+}
+
+impl Default for QuerySection {
+    fn default() -> Self {
+        Self { time_zone: "local".into(), memory_limit: ByteSize(1 << 30), threads: 2 }
+    }
 }
 
 /// `[server]`.
@@ -52,6 +132,10 @@ impl Default for Config {
             data_dir: PathBuf::from("./tarsmon-data"),
             server: ServerConfig::default(),
             adapters: BTreeMap::new(),
+            stat: StatConfig::default(),
+            storage: StorageConfig::default(),
+            query: QuerySection::default(),
+            http: HttpSection::default(),
         }
     }
 }
@@ -181,7 +265,28 @@ impl Config {
         if s.idle_timeout.0.is_zero() {
             bail!("server.idle_timeout must be positive");
         }
+        SlotWidth::new(self.stat.slot.0).context("stat.slot")?;
+        if self.stat.checkpoint_interval.0 < Duration::from_millis(100) {
+            bail!("stat.checkpoint_interval must be at least 100ms");
+        }
+        if self.storage.retention.0 < Duration::from_secs(3600) {
+            bail!("storage.retention must be at least 1h");
+        }
+        if self.query.threads == 0 {
+            bail!("query.threads must be at least 1");
+        }
+        self.utc_offset()?;
         self.adapters().map(drop)
+    }
+
+    /// The offset of the TARS labels.
+    pub(crate) fn utc_offset(&self) -> anyhow::Result<UtcOffset> {
+        if self.query.time_zone.eq_ignore_ascii_case("local") {
+            let secs = chrono::Local::now().offset().local_minus_utc();
+            // Offsets are whole 5 minutes everywhere today; round defensively.
+            return Ok(UtcOffset::from_seconds((secs / 300) * 300)?);
+        }
+        self.query.time_zone.parse::<UtcOffset>().context("query.time_zone")
     }
 
     /// The host the registry advertises.

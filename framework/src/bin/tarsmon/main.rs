@@ -2,6 +2,9 @@
 //! subcommands are clients of a running tarsmon (or of any TARS server).
 
 mod config;
+mod http_client;
+mod offline;
+mod querystat;
 mod serve;
 
 use std::path::PathBuf;
@@ -26,6 +29,27 @@ struct Cli {
 enum Command {
     /// Run tarsmon: every framework role on its standard port (the default command).
     Serve(ServeArgs),
+    /// Run one read-only SQL statement and print the result; against the running tarsmon's
+    /// HTTP API, or, with `--data-dir`, directly on a data directory no tarsmon is using.
+    Sql {
+        /// The statement, e.g. `SELECT * FROM tars_stat LIMIT 10`.
+        query: String,
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+        format: String,
+        /// Base URL of the running tarsmon's HTTP API.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Query this data directory offline instead of a running server.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Configuration file (for `[stat]`/`[query]` settings when offline).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Send TarsWeb's service-monitor query to querystat and print the rows as TarsWeb shows
+    /// them: calls, average time, failure and timeout rate per 5-minute slot (or per group).
+    Querystat(querystat::QuerystatArgs),
     /// Call `tars_ping` on an object, directly (`Obj@tcp -h H -p P`) or through a locator.
     Ping {
         /// Object, e.g. `tars.tarsstat.StatObj` or `tars.tarsstat.StatObj@tcp -h 127.0.0.1 -p 18293`.
@@ -72,6 +96,27 @@ fn main() -> anyhow::Result<()> {
             config.sanitize()?;
             runtime.block_on(serve::serve(config))
         }
+        Command::Sql { query, format, url, data_dir, config } => runtime.block_on(async {
+            let text = match data_dir {
+                Some(dir) => {
+                    let mut cfg = config::Config::load(config.as_deref())?;
+                    cfg.data_dir = dir;
+                    cfg.sanitize()?;
+                    offline::sql(&cfg, &query, format.parse()?).await?
+                }
+                None => {
+                    let (status, body) =
+                        http_client::post(&format!("{}/sql?format={format}", url.trim_end_matches('/')), &query).await?;
+                    if status != 200 {
+                        anyhow::bail!("{}", body.trim_end());
+                    }
+                    body
+                }
+            };
+            print!("{text}");
+            Ok(())
+        }),
+        Command::Querystat(args) => runtime.block_on(querystat::run(args)),
         Command::Ping { object, locator, timeout_ms } => runtime.block_on(async {
             let comm = Communicator::with_locator(&locator)?.with_timeout(Duration::from_millis(timeout_ms));
             let prx = comm.proxy(&object).await?;

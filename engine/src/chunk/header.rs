@@ -1,0 +1,82 @@
+//! The serializer side of a chunk: the fixed header that frames the Arrow IPC payload.
+//!
+//! Layout (version 1): magic `b"TMCK"`, version byte, payload length (u32 LE), CRC-32 of the
+//! payload (u32 LE), payload.
+
+use crate::error::ChunkError;
+
+/// First four bytes of every chunk.
+pub(super) const MAGIC: [u8; 4] = *b"TMCK";
+/// Format version 1: LZ4_FRAME Arrow IPC stream with dictionary-encoded strings.
+pub(super) const VERSION_1: u8 = 1;
+/// Length of the version-1 header.
+pub(super) const HEADER_LEN: usize = 13;
+
+/// Fills in the header of `chunk`, whose first [`HEADER_LEN`] bytes were reserved for it and
+/// whose remainder is the payload.
+pub(super) fn seal(chunk: &mut [u8], version: u8) -> Result<(), ChunkError> {
+    let Some((head, payload)) = chunk.split_first_chunk_mut::<HEADER_LEN>() else {
+        return Err(ChunkError::TooShort { len: chunk.len() });
+    };
+    let len = u32::try_from(payload.len()).map_err(|_| ChunkError::TooLarge { len: payload.len() })?;
+    head[0..4].copy_from_slice(&MAGIC);
+    head[4] = version;
+    head[5..9].copy_from_slice(&len.to_le_bytes());
+    head[9..13].copy_from_slice(&crc32(payload).to_le_bytes());
+    Ok(())
+}
+
+/// Checks the header of `chunk` and returns its version and payload.
+///
+/// The payload returned is exactly as long as the header says and matches its checksum.
+pub(super) fn open(chunk: &[u8]) -> Result<(u8, &[u8]), ChunkError> {
+    let Some((head, payload)) = chunk.split_first_chunk::<HEADER_LEN>() else {
+        return Err(ChunkError::TooShort { len: chunk.len() });
+    };
+    let [m0, m1, m2, m3, version, l0, l1, l2, l3, c0, c1, c2, c3] = *head;
+    if [m0, m1, m2, m3] != MAGIC {
+        return Err(ChunkError::BadMagic { found: [m0, m1, m2, m3] });
+    }
+    if version != VERSION_1 {
+        return Err(ChunkError::UnsupportedVersion { version });
+    }
+    let expected_len = u32::from_le_bytes([l0, l1, l2, l3]);
+    if usize::try_from(expected_len).ok() != Some(payload.len()) {
+        return Err(ChunkError::LengthMismatch { expected: expected_len, actual: payload.len() });
+    }
+    let expected_crc = u32::from_le_bytes([c0, c1, c2, c3]);
+    let actual_crc = crc32(payload);
+    if expected_crc != actual_crc {
+        return Err(ChunkError::ChecksumMismatch { expected: expected_crc, actual: actual_crc });
+    }
+    Ok((version, payload))
+}
+
+/// The CRC-32 lookup table (IEEE polynomial, reflected), built at compile time.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            bit += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+/// CRC-32 (IEEE 802.3, as in zlib and PNG) of `data`.
+///
+/// RocksDB already checksums its blocks; this one guards the step from value bytes to Arrow's
+/// reader, which must never see a damaged stream (see the module doc of `chunk`).
+pub(super) fn crc32(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &byte in data {
+        c = CRC_TABLE[((c ^ u32::from(byte)) & 0xFF) as usize] ^ (c >> 8);
+    }
+    !c
+}

@@ -1,0 +1,246 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int32Array, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use arrow_ipc::CompressionType;
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+use proptest::prelude::*;
+
+use super::dictionary::ENCODING_KEY;
+use super::header::{HEADER_LEN, MAGIC, crc32};
+use super::{decode_chunk, encode_chunk};
+use crate::error::ChunkError;
+
+/// One generated column.
+#[derive(Debug, Clone)]
+enum Col {
+    Utf8(Vec<Option<String>>),
+    Int32(Vec<Option<i32>>),
+    Int64(Vec<Option<i64>>),
+    Timestamp(Vec<Option<i64>>),
+}
+
+impl Col {
+    fn field(&self, name: String, nullable: bool) -> Field {
+        let data_type = match self {
+            Col::Utf8(_) => DataType::Utf8,
+            Col::Int32(_) => DataType::Int32,
+            Col::Int64(_) => DataType::Int64,
+            Col::Timestamp(_) => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        };
+        Field::new(name, data_type, nullable)
+    }
+
+    fn array(&self) -> ArrayRef {
+        match self {
+            Col::Utf8(v) => Arc::new(StringArray::from(v.clone())),
+            Col::Int32(v) => Arc::new(Int32Array::from(v.clone())),
+            Col::Int64(v) => Arc::new(Int64Array::from(v.clone())),
+            Col::Timestamp(v) => Arc::new(TimestampMillisecondArray::from(v.clone()).with_timezone("UTC")),
+        }
+    }
+}
+
+/// `rows` values from `values`, some of them null when `nullable`.
+fn cells<T: std::fmt::Debug + 'static>(
+    values: impl Strategy<Value = T> + 'static,
+    rows: usize,
+    nullable: bool,
+) -> impl Strategy<Value = Vec<Option<T>>> {
+    let cell =
+        if nullable { prop::option::weighted(0.8, values).boxed() } else { values.prop_map(Some).boxed() };
+    prop::collection::vec(cell, rows)
+}
+
+fn column(rows: usize, nullable: bool) -> impl Strategy<Value = Col> {
+    // Names repeat in real data; mix a small pool with arbitrary text.
+    let text = prop_oneof![Just("tars.tarsstat.StatObj".to_owned()), Just(String::new()), "\\PC{0,12}",];
+    prop_oneof![
+        cells(text, rows, nullable).prop_map(Col::Utf8),
+        cells(any::<i32>(), rows, nullable).prop_map(Col::Int32),
+        cells(any::<i64>(), rows, nullable).prop_map(Col::Int64),
+        cells(any::<i64>(), rows, nullable).prop_map(Col::Timestamp),
+    ]
+}
+
+/// Batches of 1..6 columns of the types the tables use, 0..40 rows, with nulls.
+fn batch() -> impl Strategy<Value = RecordBatch> {
+    (0usize..40, prop::collection::vec(any::<bool>(), 1..6), any::<bool>())
+        .prop_flat_map(|(rows, nullables, with_metadata)| {
+            let columns: Vec<_> =
+                nullables.iter().map(|&n| column(rows, n).prop_map(move |c| (c, n))).collect();
+            (columns, Just(with_metadata))
+        })
+        .prop_map(|(columns, with_metadata)| {
+            let fields: Vec<Field> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (c, nullable))| {
+                    let field = c.field(format!("c{i}"), *nullable);
+                    if with_metadata {
+                        field.with_metadata(HashMap::from([("unit".to_owned(), "ms".to_owned())]))
+                    } else {
+                        field
+                    }
+                })
+                .collect();
+            let metadata = if with_metadata {
+                HashMap::from([("table".to_owned(), "stat".to_owned())])
+            } else {
+                HashMap::new()
+            };
+            let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
+            RecordBatch::try_new(schema, columns.iter().map(|(c, _)| c.array()).collect()).unwrap()
+        })
+}
+
+proptest! {
+    #[test]
+    fn round_trip(batch in batch()) {
+        let bytes = encode_chunk(&batch).unwrap();
+        let decoded = decode_chunk(&bytes).unwrap();
+        prop_assert_eq!(decoded.schema(), batch.schema());
+        prop_assert_eq!(decoded, batch);
+    }
+
+    /// Any truncation or single-byte change is detected before Arrow reads the payload.
+    #[test]
+    fn damaged_chunks_are_errors(batch in batch(), cut in any::<prop::sample::Index>(), flip in 1u8..) {
+        let bytes = encode_chunk(&batch).unwrap();
+        let at = cut.index(bytes.len());
+        prop_assert!(decode_chunk(&bytes[..at]).is_err());
+        let mut flipped = bytes.clone();
+        flipped[at] ^= flip;
+        prop_assert!(decode_chunk(&flipped).is_err());
+    }
+
+    /// A damaged stream behind a valid header (re-sealed so the checksum passes) reaches
+    /// Arrow's reader, which panics on some of them: `decode_chunk` still returns, with an
+    /// error or whatever batch the bytes happen to hold.
+    #[test]
+    fn damaged_payload_behind_a_valid_header_does_not_panic(
+        batch in batch(),
+        cut in any::<prop::sample::Index>(),
+        flip in 1u8..,
+    ) {
+        let mut bytes = encode_chunk(&batch).unwrap();
+        let at = HEADER_LEN + cut.index(bytes.len() - HEADER_LEN);
+        bytes[at] ^= flip;
+        super::header::seal(&mut bytes, super::header::VERSION_1).unwrap();
+        if let Ok(decoded) = decode_chunk(&bytes) {
+            // Only bytes that do not matter (padding, unused metadata) can be flipped unnoticed.
+            prop_assert_eq!(decoded.num_rows(), batch.num_rows());
+        }
+    }
+}
+
+fn repeated_string_batch(rows: usize) -> (RecordBatch, usize) {
+    let long = "tars.tarsnotify.NotifyObj@tcp -h 192.168.100.200 -p 18593 -t 60000 / some.server".repeat(2);
+    let raw_len = long.len() * rows;
+    let names = StringArray::from(vec![long.as_str(); rows]);
+    let schema = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, false)]));
+    (RecordBatch::try_new(schema, vec![Arc::new(names)]).unwrap(), raw_len)
+}
+
+/// `batch` as an LZ4 IPC stream without the dictionary step, for comparison.
+fn plain_ipc_len(batch: &RecordBatch) -> usize {
+    let options = IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME)).unwrap();
+    let mut out = Vec::new();
+    let mut writer = StreamWriter::try_new_with_options(&mut out, &batch.schema(), options).unwrap();
+    writer.write(batch).unwrap();
+    writer.finish().unwrap();
+    drop(writer);
+    out.len()
+}
+
+#[test]
+fn strings_are_dictionary_encoded_on_disk() {
+    let (batch, raw_len) = repeated_string_batch(10_000);
+    let bytes = encode_chunk(&batch).unwrap();
+    let plain_len = plain_ipc_len(&batch);
+    eprintln!("raw {raw_len} plain {plain_len} chunk {}", bytes.len());
+    // 1.6 MB of one repeated string: the dictionary holds it once and the keys (all 0)
+    // compress to almost nothing; LZ4 alone on the plain column does far worse.
+    assert!(bytes.len() * 1000 < raw_len, "chunk is {} bytes for {raw_len} bytes of text", bytes.len());
+    assert!(bytes.len() * 10 < plain_len, "chunk is {} bytes, plain LZ4 IPC {plain_len}", bytes.len());
+
+    // The stored schema really holds a dictionary column, marked for the reader.
+    let stored = StreamReader::try_new(&bytes[HEADER_LEN..], None).unwrap();
+    let field = stored.schema().field(0).clone();
+    assert_eq!(field.data_type(), &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)));
+    assert_eq!(field.metadata().get(ENCODING_KEY).map(String::as_str), Some("dictionary"));
+
+    assert_eq!(decode_chunk(&bytes).unwrap(), batch);
+}
+
+#[test]
+fn empty_and_columnless_batches_round_trip() {
+    let (batch, _) = repeated_string_batch(0);
+    assert_eq!(decode_chunk(&encode_chunk(&batch).unwrap()).unwrap(), batch);
+
+    let options = RecordBatchOptions::new().with_row_count(Some(7));
+    let columnless = RecordBatch::try_new_with_options(Arc::new(Schema::empty()), vec![], &options).unwrap();
+    let decoded = decode_chunk(&encode_chunk(&columnless).unwrap()).unwrap();
+    assert_eq!(decoded.num_rows(), 7);
+    assert_eq!(decoded.num_columns(), 0);
+}
+
+#[test]
+fn header_errors_are_specific() {
+    let (batch, _) = repeated_string_batch(3);
+    let bytes = encode_chunk(&batch).unwrap();
+    assert_eq!(bytes[..4], MAGIC);
+
+    assert!(matches!(decode_chunk(&[]), Err(ChunkError::TooShort { len: 0 })));
+    assert!(matches!(decode_chunk(&bytes[..HEADER_LEN - 1]), Err(ChunkError::TooShort { .. })));
+
+    let mut bad_magic = bytes.clone();
+    bad_magic[0] = b'X';
+    assert!(matches!(decode_chunk(&bad_magic), Err(ChunkError::BadMagic { .. })));
+
+    let mut future = bytes.clone();
+    future[4] = 2;
+    assert!(matches!(decode_chunk(&future), Err(ChunkError::UnsupportedVersion { version: 2 })));
+
+    let truncated = &bytes[..bytes.len() - 1];
+    let err = decode_chunk(truncated).unwrap_err();
+    assert!(
+        matches!(err, ChunkError::LengthMismatch { actual, .. } if actual == bytes.len() - HEADER_LEN - 1)
+    );
+    assert!(err.to_string().contains("header says"), "{err}");
+
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x40;
+    assert!(matches!(decode_chunk(&flipped), Err(ChunkError::ChecksumMismatch { .. })));
+}
+
+#[test]
+fn reserved_metadata_is_rejected() {
+    let field = Field::new("name", DataType::Int32, false)
+        .with_metadata(HashMap::from([(ENCODING_KEY.to_owned(), "dictionary".to_owned())]));
+    let batch =
+        RecordBatch::try_new(Arc::new(Schema::new(vec![field])), vec![Arc::new(Int32Array::from(vec![1]))])
+            .unwrap();
+    assert!(matches!(encode_chunk(&batch), Err(ChunkError::ReservedMetadata { .. })));
+}
+
+#[test]
+fn dictionary_columns_given_by_the_caller_stay_dictionaries() {
+    let dict: arrow::array::DictionaryArray<arrow::datatypes::Int32Type> =
+        vec!["a", "b", "a"].into_iter().collect();
+    let schema = Arc::new(Schema::new(vec![Field::new("d", dict.data_type().clone(), false)]));
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(dict)]).unwrap();
+    let decoded = decode_chunk(&encode_chunk(&batch).unwrap()).unwrap();
+    assert_eq!(decoded.schema(), batch.schema());
+    assert_eq!(decoded, batch);
+}
+
+#[test]
+fn crc32_matches_the_standard_check_value() {
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crc32(b""), 0);
+}

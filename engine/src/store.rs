@@ -1,0 +1,360 @@
+//! [`Store`]: the RocksDB instance and every operation on it.
+//!
+//! Keys follow [`crate::key`], values are chunks ([`crate::chunk`]). Writes go through the
+//! write-ahead log; reads use RocksDB iterators, each of which sees one consistent snapshot.
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use arrow::record_batch::RecordBatch;
+use rocksdb::{DB, DBCompressionType, DBRawIterator, Options, ReadOptions, WriteBatch, WriteOptions};
+
+use crate::chunk::{decode_chunk, encode_chunk};
+use crate::config::StoreConfig;
+use crate::error::{ChunkError, Error, Result};
+use crate::key::{self, ChunkKey};
+use crate::time::{HOUR_MS, TimestampMs};
+
+/// The store format this version reads and writes, kept under [`key::FORMAT_KEY`].
+const STORE_FORMAT: u8 = 1;
+
+/// RocksDB background threads (flushes and compactions). The target box has 2 cores, and the
+/// store's write rate is low (a few chunks per slot), so two are plenty.
+const BACKGROUND_THREADS: i32 = 2;
+
+/// The embedded store: sealed slot chunks, open-slot checkpoints and small metadata of all
+/// tables, in one RocksDB instance under one directory.
+///
+/// `Store` is `Send + Sync`; share it with `Arc<Store>`. Every method that returns `Ok` after
+/// writing has put the write into RocksDB's write-ahead log, so it survives `kill -9` (and,
+/// with [`StoreConfig::sync_writes`], a power loss). Dropping the store closes RocksDB;
+/// [`Store::close`] does the same but syncs the log first and reports errors.
+pub struct Store {
+    /// The database. `DB` is RocksDB's single-threaded-column-family mode: it is `Send + Sync`
+    /// and every operation used here takes `&self`; only creating column families would need
+    /// `&mut`, and the store uses the default one alone.
+    db: DB,
+    /// The settings the store was opened with.
+    config: StoreConfig,
+    /// WAL on (RocksDB's default); `fsync` per write if [`StoreConfig::sync_writes`].
+    write_options: WriteOptions,
+    /// Serialises the store's read-then-write operations: allocating a chunk's sequence number
+    /// (read the last one, write the next), `write_slot`'s "delete the checkpoint if it is not
+    /// newer" and retention. Without it two concurrent `write_slot`s for one slot could pick
+    /// the same sequence number and one chunk would overwrite the other, or a `put_checkpoint`
+    /// landing between `write_slot`'s read and its write would be deleted. A plain mutex is
+    /// enough: these writes happen a few times per slot, never on a hot path; readers do not
+    /// take it.
+    write_lock: Mutex<()>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("path", &self.db.path()).field("config", &self.config).finish()
+    }
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating the directory and an empty store if missing.
+    ///
+    /// Fails if another process has the store open (RocksDB's lock file) or if the directory
+    /// holds a store of an unknown format.
+    pub fn open(dir: &Path, config: StoreConfig) -> Result<Store> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.increase_parallelism(BACKGROUND_THREADS);
+        options.set_max_background_jobs(BACKGROUND_THREADS);
+        // LZ4 is the only compression library built in; chunk values are already LZ4-compressed
+        // Arrow, so this mainly shrinks keys and metadata.
+        options.set_compression_type(DBCompressionType::Lz4);
+        options.set_bottommost_compression_type(DBCompressionType::Lz4);
+        // Keep RocksDB's own info logs from piling up in the data directory.
+        options.set_keep_log_file_num(4);
+        let db = DB::open(&options, dir)?;
+
+        let mut write_options = WriteOptions::default();
+        write_options.set_sync(config.sync_writes);
+        let store = Store { db, config, write_options, write_lock: Mutex::new(()) };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    /// Records the store format in a new store, or checks it in an existing one.
+    fn check_format(&self) -> Result<()> {
+        match self.db.get_pinned(key::FORMAT_KEY)? {
+            Some(found) if *found == [STORE_FORMAT] => Ok(()),
+            Some(found) => {
+                Err(Error::UnsupportedStoreFormat { found: found.to_vec(), expected: STORE_FORMAT })
+            }
+            None => Ok(self.db.put_opt(key::FORMAT_KEY, [STORE_FORMAT], &self.write_options)?),
+        }
+    }
+
+    /// The settings the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// The directory of the store.
+    pub fn path(&self) -> &Path {
+        self.db.path()
+    }
+
+    /// Stores `batch` as a sealed chunk of `(table, slot)`.
+    ///
+    /// In the same atomic RocksDB write, deletes the checkpoint of `table` if its slot is
+    /// `<= slot` (the checkpoint is now sealed; a newer checkpoint is kept). A slot may
+    /// receive several chunks; [`Store::scan`] returns them all, in write order.
+    pub fn write_slot(&self, table: &str, slot: TimestampMs, batch: &RecordBatch) -> Result<()> {
+        key::validate_table(table)?;
+        let value =
+            encode_chunk(batch).map_err(|source| Error::Chunk { table: table.to_owned(), slot, source })?;
+        let _guard = self.lock_writes();
+        let seq = self.next_seq(table, slot)?;
+        let mut batch = WriteBatch::default();
+        batch.put(key::chunk_key(table, slot, seq), value);
+        if self.checkpoint_slot(table)?.is_some_and(|checkpoint| checkpoint <= slot) {
+            batch.delete(key::checkpoint_key(table));
+        }
+        Ok(self.db.write_opt(batch, &self.write_options)?)
+    }
+
+    /// The sequence number for the next chunk of `(table, slot)`. Caller holds `write_lock`.
+    fn next_seq(&self, table: &str, slot: TimestampMs) -> Result<u32> {
+        let mut iter = self.raw_iter(key::chunk_bound(table, slot), None);
+        iter.seek_for_prev(key::chunk_key(table, slot, u32::MAX));
+        let next = match iter.key() {
+            Some(last) => {
+                let last = ChunkKey::parse(&key::chunk_table_prefix(table), last)?;
+                // The lower bound keeps the iterator inside this table, but a smaller slot of it
+                // is still possible.
+                if last.slot == slot {
+                    last.seq
+                        .checked_add(1)
+                        .ok_or_else(|| Error::TooManyChunks { table: table.to_owned(), slot })?
+                } else {
+                    0
+                }
+            }
+            None => 0,
+        };
+        iter.status()?;
+        Ok(next)
+    }
+
+    /// The chunks of `table` whose slot start is in `[from, to)`, in slot order (and write
+    /// order within a slot).
+    ///
+    /// Reads one snapshot: writes that land during the scan are either all seen or not at all.
+    pub fn scan(&self, table: &str, from: TimestampMs, to: TimestampMs) -> Result<Vec<RecordBatch>> {
+        let mut batches = Vec::new();
+        self.walk_chunks(table, from, to, |chunk, value| {
+            let batch = decode_chunk(value).map_err(|source| Error::Chunk {
+                table: table.to_owned(),
+                slot: chunk.slot,
+                source,
+            })?;
+            batches.push(batch);
+            Ok(())
+        })?;
+        Ok(batches)
+    }
+
+    /// The distinct slot starts of `table` in `[from, to)` that hold at least one chunk, in
+    /// order: the slots that are sealed.
+    pub fn slots(&self, table: &str, from: TimestampMs, to: TimestampMs) -> Result<Vec<TimestampMs>> {
+        let mut slots: Vec<TimestampMs> = Vec::new();
+        self.walk_chunks(table, from, to, |chunk, _| {
+            if slots.last() != Some(&chunk.slot) {
+                slots.push(chunk.slot);
+            }
+            Ok(())
+        })?;
+        Ok(slots)
+    }
+
+    /// Calls `visit` with every chunk of `table` in `[from, to)`, in key order. The key range
+    /// does the pruning: one seek to the first key, and the iterator's upper bound stops it at
+    /// the end.
+    fn walk_chunks(
+        &self,
+        table: &str,
+        from: TimestampMs,
+        to: TimestampMs,
+        mut visit: impl FnMut(ChunkKey, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        key::validate_table(table)?;
+        if from >= to {
+            return Ok(());
+        }
+        let prefix = key::chunk_table_prefix(table);
+        let start = key::chunk_bound(table, from);
+        let mut iter = self.raw_iter(start.clone(), Some(key::chunk_bound(table, to)));
+        iter.seek(&start);
+        while let Some((key, value)) = iter.item() {
+            visit(ChunkKey::parse(&prefix, key)?, value)?;
+            iter.next();
+        }
+        Ok(iter.status()?)
+    }
+
+    /// Stores `batch` as the checkpoint of the open slot `slot` of `table`, replacing the
+    /// previous checkpoint of that table.
+    pub fn put_checkpoint(&self, table: &str, slot: TimestampMs, batch: &RecordBatch) -> Result<()> {
+        key::validate_table(table)?;
+        let chunk =
+            encode_chunk(batch).map_err(|source| Error::Checkpoint { table: table.to_owned(), source })?;
+        let mut value = Vec::with_capacity(8 + chunk.len());
+        value.extend_from_slice(&key::encode_i64(slot.0));
+        value.extend_from_slice(&chunk);
+        let _guard = self.lock_writes();
+        Ok(self.db.put_opt(key::checkpoint_key(table), value, &self.write_options)?)
+    }
+
+    /// The checkpoint of `table`, if any: its slot and batch.
+    pub fn checkpoint(&self, table: &str) -> Result<Option<(TimestampMs, RecordBatch)>> {
+        key::validate_table(table)?;
+        let Some(value) = self.db.get_pinned(key::checkpoint_key(table))? else {
+            return Ok(None);
+        };
+        let (slot, chunk) = split_checkpoint(table, &value)?;
+        let batch =
+            decode_chunk(chunk).map_err(|source| Error::Checkpoint { table: table.to_owned(), source })?;
+        Ok(Some((slot, batch)))
+    }
+
+    /// The slot of `table`'s checkpoint, without decoding its batch.
+    fn checkpoint_slot(&self, table: &str) -> Result<Option<TimestampMs>> {
+        match self.db.get_pinned(key::checkpoint_key(table))? {
+            Some(value) => Ok(Some(split_checkpoint(table, &value)?.0)),
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes the checkpoint of `table` (no error if there is none).
+    pub fn delete_checkpoint(&self, table: &str) -> Result<()> {
+        key::validate_table(table)?;
+        let _guard = self.lock_writes();
+        Ok(self.db.delete_opt(key::checkpoint_key(table), &self.write_options)?)
+    }
+
+    /// Stores `value` under the metadata key `name` (cursors and other small state),
+    /// replacing any previous value.
+    pub fn put_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+        Ok(self.db.put_opt(key::meta_key(name), value, &self.write_options)?)
+    }
+
+    /// The metadata value stored under `name`, if any.
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_pinned(key::meta_key(name))?.map(|v| v.to_vec()))
+    }
+
+    /// Drops every hour partition, of every table, that ends at or before
+    /// `now - retention`, and returns how many partitions were dropped.
+    ///
+    /// Uses RocksDB range deletions: the data disappears from reads at once and its space is
+    /// reclaimed by later compactions. Checkpoints are not touched.
+    pub fn apply_retention(&self, now: TimestampMs) -> Result<usize> {
+        // Partition [p, p + 1h) lies wholly before the cutoff time iff p < hour_start(cutoff).
+        let keep_from = now.saturating_sub(self.config.retention).hour_start();
+        let _guard = self.lock_writes();
+        let mut batch = WriteBatch::default();
+        let mut dropped = 0;
+        for table in self.tables()? {
+            let partitions = self.count_partitions_before(&table, keep_from)?;
+            if partitions > 0 {
+                batch.delete_range(key::chunk_table_prefix(&table), key::chunk_bound(&table, keep_from));
+                dropped += partitions;
+            }
+        }
+        if dropped > 0 {
+            self.db.write_opt(batch, &self.write_options)?;
+        }
+        Ok(dropped)
+    }
+
+    /// Drops every chunk of `table` whose slot starts before `before`.
+    pub fn drop_before(&self, table: &str, before: TimestampMs) -> Result<()> {
+        key::validate_table(table)?;
+        let _guard = self.lock_writes();
+        let mut batch = WriteBatch::default();
+        batch.delete_range(key::chunk_table_prefix(table), key::chunk_bound(table, before));
+        Ok(self.db.write_opt(batch, &self.write_options)?)
+    }
+
+    /// The names of the tables that hold chunks, in key order. One seek per table.
+    fn tables(&self) -> Result<Vec<String>> {
+        let mut tables = Vec::new();
+        let mut iter = self.raw_iter(key::chunks_start().to_vec(), Some(key::chunks_end().to_vec()));
+        iter.seek(key::chunks_start());
+        while let Some(k) = iter.key() {
+            let table = key::chunk_key_table(k)?.to_owned();
+            iter.seek(key::chunk_table_end(&table));
+            tables.push(table);
+        }
+        iter.status()?;
+        Ok(tables)
+    }
+
+    /// How many hour partitions of `table` start before `before`. One seek per partition.
+    fn count_partitions_before(&self, table: &str, before: TimestampMs) -> Result<usize> {
+        let prefix = key::chunk_table_prefix(table);
+        let mut iter = self.raw_iter(prefix.clone(), Some(key::chunk_bound(table, before)));
+        iter.seek(&prefix);
+        let mut count = 0;
+        while let Some(k) = iter.key() {
+            let chunk = ChunkKey::parse(&prefix, k)?;
+            count += 1;
+            // `hour_start` again because the first partition of the i64 range is partial.
+            let Some(next) = chunk.partition.0.checked_add(HOUR_MS) else { break };
+            iter.seek(key::chunk_bound(table, TimestampMs(next).hour_start()));
+        }
+        iter.status()?;
+        Ok(count)
+    }
+
+    /// Syncs the write-ahead log to disk and flushes the memtables into SST files.
+    ///
+    /// Not needed for crash safety (writes are in the log already); useful before a backup
+    /// or to make recovery after a restart shorter.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush_wal(true)?;
+        Ok(self.db.flush()?)
+    }
+
+    /// Syncs the write-ahead log and closes the store. Use it as the last step of an ordered
+    /// shutdown; dropping the store closes it too, but cannot report an error.
+    pub fn close(self) -> Result<()> {
+        Ok(self.db.flush_wal(true)?)
+    }
+
+    /// Takes `write_lock`.
+    fn lock_writes(&self) -> MutexGuard<'_, ()> {
+        // The mutex guards no data (it only orders writes), so a panic while it was held left
+        // nothing half-updated: a poisoned lock is safe to use.
+        self.write_lock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A raw iterator over the keys in `[lower, upper)`.
+    fn raw_iter(&self, lower: Vec<u8>, upper: Option<Vec<u8>>) -> DBRawIterator<'_> {
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(lower);
+        if let Some(upper) = upper {
+            options.set_iterate_upper_bound(upper);
+        }
+        self.db.raw_iterator_opt(options)
+    }
+}
+
+/// Splits a checkpoint value into its slot and its chunk.
+fn split_checkpoint<'a>(table: &str, value: &'a [u8]) -> Result<(TimestampMs, &'a [u8])> {
+    let (slot, chunk) = value.split_first_chunk::<8>().ok_or_else(|| Error::Checkpoint {
+        table: table.to_owned(),
+        source: ChunkError::TooShort { len: value.len() },
+    })?;
+    Ok((TimestampMs(key::decode_i64(*slot)), chunk))
+}
