@@ -16,7 +16,8 @@ use bytes::BytesMut;
 use hdrhistogram::Histogram;
 use tarsmon_framework::codec::Reader;
 use tarsmon_framework::packet::{
-    NORMAL, ONEWAY, RequestPacket, ResponsePacket, StringMap, TARS_VERSION, peek_version, split_frame, write_frame,
+    NORMAL, ONEWAY, RequestPacket, ResponsePacket, StringMap, TARS_VERSION, peek_version, split_frame,
+    write_frame,
 };
 use tarsmon_framework::tup::UniAttribute;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -142,8 +143,13 @@ fn new_histogram() -> Histogram<u64> {
 /// Requests awaiting their reply: id → (sent at, entries).
 type Pending = Arc<Mutex<HashMap<i32, (Instant, usize)>>>;
 
-async fn drive(cfg: &LoadConfig, reports: &[Report], first: usize) -> anyhow::Result<(ConnOutcome, Histogram<u64>)> {
-    let stream = TcpStream::connect(&cfg.addr).await.with_context(|| format!("connecting to {}", cfg.addr))?;
+async fn drive(
+    cfg: &LoadConfig,
+    reports: &[Report],
+    first: usize,
+) -> anyhow::Result<(ConnOutcome, Histogram<u64>)> {
+    let stream =
+        TcpStream::connect(&cfg.addr).await.with_context(|| format!("connecting to {}", cfg.addr))?;
     stream.set_nodelay(true)?;
     let (mut rd, mut wr) = stream.into_split();
     let window = Arc::new(Semaphore::new(cfg.in_flight.max(1)));
@@ -208,7 +214,10 @@ async fn drive(cfg: &LoadConfig, reports: &[Report], first: usize) -> anyhow::Re
             let report = &reports[next % reports.len()];
             next += 1;
             if !cfg.oneway {
-                pending.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.insert(id, (Instant::now(), report.entries));
+                pending
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?
+                    .insert(id, (Instant::now(), report.entries));
             }
             encode_request(&mut buf, cfg, id, func, &report.args, cfg.oneway);
             id = id.wrapping_add(1).max(1);

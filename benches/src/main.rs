@@ -110,7 +110,8 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sink { listen } => rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
             println!("sink listening on {}", listener.local_addr()?);
             let counters = Arc::new(SinkCounters::default());
             let c = counters.clone();
@@ -119,7 +120,11 @@ fn main() -> anyhow::Result<()> {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    eprintln!("sink: {} frames, {} bytes", c.frames.load(Ordering::Relaxed), c.bytes.load(Ordering::Relaxed));
+                    eprintln!(
+                        "sink: {} frames, {} bytes",
+                        c.frames.load(Ordering::Relaxed),
+                        c.bytes.load(Ordering::Relaxed)
+                    );
                 }
             });
             serve(listener, counters).await?;
@@ -137,7 +142,9 @@ async fn stat(args: StatArgs) -> anyhow::Result<bool> {
         format!("Load.Client{}x{t}", std::process::id())
     });
     let protocol = if args.tup { Protocol::Tup } else { Protocol::Tars };
-    let reports = Arc::new(KeySpace { master_name: master_name.clone(), keys: args.keys }.reports(args.entries, protocol));
+    let reports = Arc::new(
+        KeySpace { master_name: master_name.clone(), keys: args.keys }.reports(args.entries, protocol),
+    );
     let cfg = LoadConfig {
         addr: format!("{}:{}", ep.host, ep.port),
         object: target.object().to_owned(),
@@ -155,7 +162,8 @@ async fn stat(args: StatArgs) -> anyhow::Result<bool> {
     let t0 = Instant::now();
     let result = run(&cfg, reports).await?;
     let wall = t0.elapsed();
-    let server_cpu = server_cpu0.zip(args.server_pid.and_then(|p| cpu::cpu_time(Some(p)))).map(|(a, b)| b - a);
+    let server_cpu =
+        server_cpu0.zip(args.server_pid.and_then(|p| cpu::cpu_time(Some(p)))).map(|(a, b)| b - a);
     let own_cpu = own_cpu0.zip(cpu::cpu_time(None)).map(|(a, b)| b - a);
 
     let h = &result.latency_us;
@@ -197,10 +205,13 @@ async fn stat(args: StatArgs) -> anyhow::Result<bool> {
         result.failed_connections,
         result.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
     );
-    let mut ok = result.error_replies == 0 && result.failed_connections == 0 && result.entries_acked == result.entries_sent;
+    let mut ok = result.error_replies == 0
+        && result.failed_connections == 0
+        && result.entries_acked == result.entries_sent;
     let mut counted = None;
     if !args.no_verify {
-        let qs = comm.proxy(&args.querystat).await.with_context(|| format!("resolving {}", args.querystat))?;
+        let qs =
+            comm.proxy(&args.querystat).await.with_context(|| format!("resolving {}", args.querystat))?;
         let n = verify::reported_calls(&qs, &master_name, started, SystemTime::now()).await?;
         let expected = result.entries_acked as f64 * f64::from(tarsmon_benches::report::CALLS_PER_ENTRY);
         println!("verify: querystat counted {n} calls for {master_name}, {expected} acknowledged");
@@ -219,7 +230,11 @@ async fn stat(args: StatArgs) -> anyhow::Result<bool> {
         counted.map_or("null".into(), |n| n.to_string()),
     );
     if !ok && result.entries_acked != result.entries_sent {
-        eprintln!("FAIL: {} of {} entries were not acknowledged", result.entries_sent - result.entries_acked, result.entries_sent);
+        eprintln!(
+            "FAIL: {} of {} entries were not acknowledged",
+            result.entries_sent - result.entries_acked,
+            result.entries_sent
+        );
     }
     if result.requests == 0 {
         bail!("no request was sent");

@@ -15,7 +15,12 @@ const OP_EQ: i32 = 0;
 ///
 /// The server's time zone is unknown here, so every UTC day from 14 h before `from` to 14 h
 /// after `to` is asked; the caller name is unique to the run, so no day is counted twice.
-pub async fn reported_calls(querystat: &ServantProxy, master_name: &str, from: SystemTime, to: SystemTime) -> anyhow::Result<f64> {
+pub async fn reported_calls(
+    querystat: &ServantProxy,
+    master_name: &str,
+    from: SystemTime,
+    to: SystemTime,
+) -> anyhow::Result<f64> {
     let margin = Duration::from_secs(14 * 3600);
     let first = utc_day(from.checked_sub(margin).unwrap_or(UNIX_EPOCH));
     let last = utc_day(to + margin);

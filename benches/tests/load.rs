@@ -51,7 +51,8 @@ fn start_tarsmon() -> Server {
         let line = lines.next().expect("tarsmon printed its endpoints").unwrap();
         seen += 1;
         if line.starts_with("listening tars.tarsregistry.QueryObj ") {
-            registry_port = line.split_whitespace().skip_while(|w| *w != "-p").nth(1).map(|p| p.parse().unwrap());
+            registry_port =
+                line.split_whitespace().skip_while(|w| *w != "-p").nth(1).map(|p| p.parse().unwrap());
         }
     }
     // Keep draining stdout so tarsmon never blocks on a full pipe.
@@ -113,6 +114,7 @@ fn the_sink_answers_every_request() {
         .output()
         .unwrap();
     let _ = sink.kill();
+    let _ = sink.wait();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     let v = json_line(&text);

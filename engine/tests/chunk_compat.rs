@@ -7,6 +7,8 @@
 //! format version arrives, add a `stat_chunk_v2.bin` (with the ignored writer test adapted)
 //! next to this one.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

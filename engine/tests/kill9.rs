@@ -3,6 +3,8 @@
 //! The test re-runs its own binary as a child that writes and then waits; the parent kills it
 //! with SIGKILL (no destructors, no flush) and reopens the store.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;

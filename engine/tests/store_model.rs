@@ -2,6 +2,8 @@
 //! and reopens are applied both to a real [`Store`] and to a plain in-memory model; every read
 //! must agree with the model.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;

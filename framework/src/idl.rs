@@ -2,5 +2,7 @@
 //! from the IDL files of `TarsProtocol` (one module per `.tars` file).
 
 pub mod monitor;
+pub mod notify;
+pub mod property;
 pub mod registry;
 pub mod stat;

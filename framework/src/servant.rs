@@ -154,7 +154,12 @@ impl<'a> Args<'a> {
 
     /// Streams the entries of a `map` parameter to `f` without collecting them: each key and
     /// value is decoded (borrowing from the frame) and handed over in wire order.
-    pub fn for_each_entry<K, V>(&mut self, tag: u8, name: &str, f: impl FnMut(K, V)) -> Result<(), DecodeError>
+    pub fn for_each_entry<K, V>(
+        &mut self,
+        tag: u8,
+        name: &str,
+        f: impl FnMut(K, V),
+    ) -> Result<(), DecodeError>
     where
         K: Decode<'a>,
         V: Decode<'a>,

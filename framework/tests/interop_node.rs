@@ -163,7 +163,11 @@ async fn node_monitor_reports_reach_querystat_and_sql_exactly() {
         .await
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("done"), "node client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("done"),
+        "node client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains(&format!("\"calls\":{calls},\"ok\":{calls}")), "{stdout}");
 
     let sql = "SELECT sum(succ_count) AS n, min(source) AS source, min(master_name) AS master FROM stat \

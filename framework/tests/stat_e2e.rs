@@ -28,7 +28,8 @@ fn start(extra: &str) -> (tempfile::TempDir, Tarsmon) {
     (dir, t)
 }
 
-const FAST: &str = "[stat]\nslot = \"1s\"\ncheckpoint_interval = \"200ms\"\n[query]\ntime_zone = \"+08:00\"\n";
+const FAST: &str =
+    "[stat]\nslot = \"1s\"\ncheckpoint_interval = \"200ms\"\n[query]\ntime_zone = \"+08:00\"\n";
 
 fn head(master: &str, iface: &str) -> StatMicMsgHead<'static> {
     StatMicMsgHead {
@@ -80,14 +81,22 @@ async fn report(t: &Tarsmon, args: Vec<u8>, node_name: Option<&str>) {
 async fn cpp_node_and_server_reports_are_stored_with_the_right_columns() {
     let (_dir, t) = start(FAST);
     // TarsCpp client: `name@version`, node_name in the context, set fields.
-    report(&t, report_args(vec![(head("Shop.OrderServer@3.0.13", "pay"), body(5, 1, 2))], true), Some("node-7")).await;
+    report(
+        &t,
+        report_args(vec![(head("Shop.OrderServer@3.0.13", "pay"), body(5, 1, 2))], true),
+        Some("node-7"),
+    )
+    .await;
     // TarsCpp server-side report of a oneway caller: bFromClient = false.
-    report(&t, report_args(vec![(head("one_way_client", "pay"), body(3, 0, 0))], false), Some("srv-host")).await;
+    report(&t, report_args(vec![(head("one_way_client", "pay"), body(3, 0, 0))], false), Some("srv-host"))
+        .await;
     // An all-zero body is dropped, as tarsstat does.
     report(&t, report_args(vec![(head("Shop.OrderServer@3.0.13", "idle"), body(0, 0, 0))], true), None).await;
     // Node `@tars/monitor` frame captured in spec §9.4 (a): minRspTime arrives as 1 here and
     // empty optional strings are written.
-    let node = hex("18 00 01 0a 06 0f \"Test.NodeClient\" 16 0b \"Test.Server\" 26 05 \"hello\" 36 09 \"127.0.0.1\" 46 09 \"127.0.0.1\" 51 27 10 6c 76 00 86 00 96 00 a6 00 0b 1a 00 03 1c 20 01 38 00 03 00 05 1c 00 0a 10 03 00 32 1c 40 1e 50 14 60 01 0b 20 01");
+    let node = hex(
+        "18 00 01 0a 06 0f \"Test.NodeClient\" 16 0b \"Test.Server\" 26 05 \"hello\" 36 09 \"127.0.0.1\" 46 09 \"127.0.0.1\" 51 27 10 6c 76 00 86 00 96 00 a6 00 0b 1a 00 03 1c 20 01 38 00 03 00 05 1c 00 0a 10 03 00 32 1c 40 1e 50 14 60 01 0b 20 01",
+    );
     report(&t, node, None).await;
 
     let rows = t
@@ -104,8 +113,14 @@ async fn cpp_node_and_server_reports_are_stored_with_the_right_columns() {
     assert_eq!(cpp["master_ip"], "node-7", "the reporter's node_name replaces masterIp");
     assert_eq!(cpp["slave_ip"], "10.2.2.2");
     assert_eq!(cpp["slave_set_name"], "shop");
-    assert_eq!((cpp["succ_count"].as_i64(), cpp["exce_count"].as_i64(), cpp["timeout_count"].as_i64()), (Some(5), Some(1), Some(2)));
-    assert_eq!((cpp["total_time"].as_i64(), cpp["max_rsp_time"].as_i64(), cpp["min_rsp_time"].as_i64()), (Some(40), Some(9), Some(7)));
+    assert_eq!(
+        (cpp["succ_count"].as_i64(), cpp["exce_count"].as_i64(), cpp["timeout_count"].as_i64()),
+        (Some(5), Some(1), Some(2))
+    );
+    assert_eq!(
+        (cpp["total_time"].as_i64(), cpp["max_rsp_time"].as_i64(), cpp["min_rsp_time"].as_i64()),
+        (Some(40), Some(9), Some(7))
+    );
     assert_eq!(cpp["interv_10"].as_i64(), Some(5));
     let server = by_master["one_way_client"];
     assert_eq!(server["source"], "server");
@@ -113,7 +128,10 @@ async fn cpp_node_and_server_reports_are_stored_with_the_right_columns() {
     assert_eq!(server["slave_ip"], "srv-host", "a server report's slaveIp is the reporter's host");
     let node = by_master["Test.NodeClient"];
     assert_eq!(node["master_ip"], "127.0.0.1", "no node_name: the peer IP");
-    assert_eq!((node["succ_count"].as_i64(), node["interv_10"].as_i64(), node["tars_version"].as_str()), (Some(3), Some(3), Some("")));
+    assert_eq!(
+        (node["succ_count"].as_i64(), node["interv_10"].as_i64(), node["tars_version"].as_str()),
+        (Some(3), Some(3), Some(""))
+    );
 
     // The MySQL-shaped view, with the original's derived columns.
     let v = t.sql("SELECT f_tflag, succ_count, ave_time, interv_count, maxrsp_time, minrsp_time FROM tars_stat WHERE master_name = 'Shop.OrderServer'").await;
@@ -154,21 +172,43 @@ async fn monitor(t: &Tarsmon, args: Vec<u8>) -> MonitorQueryRsp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn querystat_counts_each_call_once_and_agrees_with_sql() {
     let (_dir, t) = start(FAST);
-    report(&t, report_args(vec![(head("Shop.OrderServer@3.0.13", "pay"), body(5, 1, 2)), (head("Shop.OrderServer@3.0.13", "refund"), body(4, 0, 0))], true), None).await;
+    report(
+        &t,
+        report_args(
+            vec![
+                (head("Shop.OrderServer@3.0.13", "pay"), body(5, 1, 2)),
+                (head("Shop.OrderServer@3.0.13", "refund"), body(4, 0, 0)),
+            ],
+            true,
+        ),
+        None,
+    )
+    .await;
     // The callee's own view of the same calls: never added to the callers' rows.
     report(&t, report_args(vec![(head("stat_from_server", "pay"), body(5, 1, 2))], false), None).await;
     // Calls whose caller cannot report (oneway): counted from the callee.
     report(&t, report_args(vec![(head("one_way_client", "pay"), body(10, 0, 0))], false), None).await;
 
-    let today = t.sql("SELECT replace(CAST(tars_fdate(now()) AS VARCHAR), '-', '') AS d").await[0]["d"].as_str().unwrap().to_owned();
+    let today = t.sql("SELECT replace(CAST(tars_fdate(now()) AS VARCHAR), '-', '') AS d").await[0]["d"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let cond = |f: &str, v: &str| Condition { field: f.into(), op: 5, val: v.into() };
-    let rsp = monitor(&t, monitor_req(&today, &["f_date", "interface_name"], vec![cond("slave_name", "Shop.PaymentServer")])).await;
+    let rsp = monitor(
+        &t,
+        monitor_req(&today, &["f_date", "interface_name"], vec![cond("slave_name", "Shop.PaymentServer")]),
+    )
+    .await;
     assert_eq!(rsp.ret, 0, "{}", rsp.msg);
     assert_eq!((rsp.active_db, rsp.total_db), (1, 1));
     assert_eq!(rsp.result[&format!("{today},pay")], vec![15.0, 2.0, 1.0, 120.0]);
     assert_eq!(rsp.result[&format!("{today},refund")], vec![4.0, 0.0, 0.0, 32.0]);
     // Asking for stat_from_server explicitly shows those rows.
-    let rsp = monitor(&t, monitor_req(&today, &["f_date", "master_name"], vec![cond("master_name", "stat_from_server")])).await;
+    let rsp = monitor(
+        &t,
+        monitor_req(&today, &["f_date", "master_name"], vec![cond("master_name", "stat_from_server")]),
+    )
+    .await;
     assert_eq!(rsp.result[&format!("{today},stat_from_server")], vec![5.0, 2.0, 1.0, 40.0]);
     // Grouped by slot: one key per 5-minute label, summing to the same total.
     let rsp = monitor(&t, monitor_req(&today, &["f_tflag"], vec![])).await;
@@ -202,7 +242,8 @@ async fn kill_9_loses_at_most_the_checkpoint_window_and_never_duplicates() {
             let mut acked = Vec::new();
             let mut i = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                let args = report_args(vec![(head("Crash.Client", &format!("f{}", i % 5)), body(1, 0, 0))], true);
+                let args =
+                    report_args(vec![(head("Crash.Client", &format!("f{}", i % 5)), body(1, 0, 0))], true);
                 match prx.invoke("reportMicMsg", args).await {
                     Ok(r) if r.ret == 0 => acked.push(Instant::now()),
                     _ => break,
@@ -225,17 +266,22 @@ async fn kill_9_loses_at_most_the_checkpoint_window_and_never_duplicates() {
 
     let t = Tarsmon::start(dir.path(), &["serve", "--config", "tarsmon.toml"], true);
     let count = |rows: Vec<serde_json::Value>| rows[0]["n"].as_i64().unwrap_or(0);
-    let after_restart = count(t.sql("SELECT sum(succ_count) AS n FROM stat WHERE master_name = 'Crash.Client'").await);
+    let after_restart =
+        count(t.sql("SELECT sum(succ_count) AS n FROM stat WHERE master_name = 'Crash.Client'").await);
     assert!(after_restart <= sent, "duplicates: {after_restart} counted, {sent} sent");
     assert!(after_restart >= must_survive, "lost more than the window: {after_restart} < {must_survive}");
     // Once the recovered slot and everything else is sealed, the count does not change.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let sealed = count(t.sql("SELECT sum(succ_count) AS n FROM stat WHERE master_name = 'Crash.Client'").await);
+    let sealed =
+        count(t.sql("SELECT sum(succ_count) AS n FROM stat WHERE master_name = 'Crash.Client'").await);
     assert_eq!(sealed, after_restart);
     // And after a clean restart neither.
     assert!(t.stop().success());
     let t = Tarsmon::start(dir.path(), &["serve", "--config", "tarsmon.toml"], true);
-    assert_eq!(count(t.sql("SELECT sum(succ_count) AS n FROM stat WHERE master_name = 'Crash.Client'").await), sealed);
+    assert_eq!(
+        count(t.sql("SELECT sum(succ_count) AS n FROM stat WHERE master_name = 'Crash.Client'").await),
+        sealed
+    );
     t.stop();
 }
 

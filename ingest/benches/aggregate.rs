@@ -35,7 +35,13 @@ fn keys(n: usize) -> Vec<StatKey> {
 
 fn bench(c: &mut Criterion) {
     let value = {
-        let mut v = StatValue { succ_count: 3, total_time: 30, max_rsp_time: 20, min_rsp_time: 1, ..Default::default() };
+        let mut v = StatValue {
+            succ_count: 3,
+            total_time: 30,
+            max_rsp_time: 20,
+            min_rsp_time: 1,
+            ..Default::default()
+        };
         v.add_interval(10, 3);
         v
     };
@@ -46,7 +52,9 @@ fn bench(c: &mut Criterion) {
         let keys = keys(n);
         let refs: Vec<StatKeyRef<'_>> = keys.iter().map(StatKey::as_ref).collect();
         let clock = Arc::new(ManualClock::new(TimestampMs(1_705_309_200_000)));
-        let p = Pipeline::<StatTable>::open(store.clone(), clock as Arc<dyn Clock>, PipelineConfig::default()).unwrap();
+        let p =
+            Pipeline::<StatTable>::open(store.clone(), clock as Arc<dyn Clock>, PipelineConfig::default())
+                .unwrap();
         for r in &refs {
             p.record(r, r.heap_bytes(), &value);
         }
@@ -58,7 +66,8 @@ fn bench(c: &mut Criterion) {
                 }
             })
         });
-        let mut plain: hashbrown::HashMap<StatKey, StatValue> = keys.iter().map(|k| (k.clone(), value)).collect();
+        let mut plain: hashbrown::HashMap<StatKey, StatValue> =
+            keys.iter().map(|k| (k.clone(), value)).collect();
         g.bench_with_input(BenchmarkId::new("baseline_plain_hashmap", n), &refs, |b, refs| {
             b.iter(|| {
                 for r in refs {

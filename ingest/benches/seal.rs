@@ -31,7 +31,8 @@ fn key(i: usize) -> StatKey {
 }
 
 fn bench(c: &mut Criterion) {
-    let value = StatValue { succ_count: 3, total_time: 30, max_rsp_time: 20, min_rsp_time: 1, ..Default::default() };
+    let value =
+        StatValue { succ_count: 3, total_time: 30, max_rsp_time: 20, min_rsp_time: 1, ..Default::default() };
     let mut g = c.benchmark_group("seal_slot");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     for n in [100_000usize, 1_000_000] {
@@ -39,7 +40,11 @@ fn bench(c: &mut Criterion) {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
         let clock = Arc::new(ManualClock::new(TimestampMs(1_705_309_200_000)));
-        let config = PipelineConfig { memory_budget: 4 << 30, checkpoint_interval: Duration::from_secs(3600), ..Default::default() };
+        let config = PipelineConfig {
+            memory_budget: 4 << 30,
+            checkpoint_interval: Duration::from_secs(3600),
+            ..Default::default()
+        };
         let p = Pipeline::<StatTable>::open(store, clock.clone() as Arc<dyn Clock>, config).unwrap();
         g.bench_with_input(BenchmarkId::new("persist", n), &keys, |b, keys| {
             b.iter_batched(

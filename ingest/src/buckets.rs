@@ -48,6 +48,9 @@ pub struct BucketStats {
     pub dropped: u64,
 }
 
+/// One shard behind its lock, on its own cache line(s).
+type ShardCell<K, V> = Padded<Mutex<Shard<K, V>>>;
+
 /// Fixed per-row overhead on top of the key and value: hash table control bytes and slack.
 const ROW_OVERHEAD: usize = 32;
 
@@ -70,7 +73,7 @@ struct Padded<T>(T);
 #[derive(Debug)]
 pub struct Buckets<K, V> {
     /// One mutex per shard: uncontended in steady state (see the module docs).
-    shards: Box<[Padded<Mutex<Shard<K, V>>>]>,
+    shards: Box<[ShardCell<K, V>]>,
     /// Bytes held by rows of every shard; checked against `budget` on each insert.
     used: AtomicUsize,
     budget: usize,
@@ -121,7 +124,14 @@ impl<K: Hash + Eq, V: Merge + Clone> Buckets<K, V> {
         self.upsert(slot, key, key_heap, value, K::clone)
     }
 
-    fn upsert<Q>(&self, slot: TimestampMs, key: &Q, key_heap: usize, value: &V, own: impl FnOnce(&Q) -> K) -> Update
+    fn upsert<Q>(
+        &self,
+        slot: TimestampMs,
+        key: &Q,
+        key_heap: usize,
+        value: &V,
+        own: impl FnOnce(&Q) -> K,
+    ) -> Update
     where
         Q: Hash + Equivalent<K> + ?Sized,
     {
@@ -189,7 +199,8 @@ impl<K: Hash + Eq, V: Merge + Clone> Buckets<K, V> {
         let mut out: Vec<(TimestampMs, SlotRows<K, V>)> = Vec::new();
         for shard in self.shards.iter() {
             let s = shard.0.lock();
-            let parts = s.older.iter().map(|(slot, rows, _)| (*slot, rows)).chain(std::iter::once((s.slot, &s.rows)));
+            let parts =
+                s.older.iter().map(|(slot, rows, _)| (*slot, rows)).chain(std::iter::once((s.slot, &s.rows)));
             for (slot, rows) in parts {
                 if rows.is_empty() {
                     continue;

@@ -8,16 +8,24 @@
 //! calls [`Pipeline::persist`]: ended slots are merged across shards, turned into a batch
 //! ([`table::TableKind::to_batch`]) and written to the store; the open slot is checkpointed.
 //!
+//! Tables: [`stat`] (call statistics, [`StatTable`]); [`property`] (business metrics, one row
+//! per property and policy: [`property::PropertyKeyRef`], a [`property::PropertyValue`]
+//! decoded by [`property::parse_report`], [`PropertyTable`]); [`notify`] (alarms and status
+//! messages, not aggregated: one [`notify::NotifyRecord`] per report, with tarsnotify's rules
+//! for `server_id`, `command` and the set fields).
+//!
 //! This crate knows neither the wire format (`tarsmon-framework`) nor RocksDB
 //! (`tarsmon-engine` hides it).
 
 pub mod buckets;
 mod error;
+pub mod notify;
 pub mod pipeline;
+pub mod property;
 pub mod stat;
 pub mod table;
 pub mod time;
 
 pub use error::{Error, Result};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
-pub use table::{StatTable, TableKind};
+pub use table::{PropertyTable, StatTable, TableKind};

@@ -86,8 +86,10 @@ struct PersistState {
     last_checkpoint: TimestampMs,
 }
 
+/// Slots taken from the buckets whose write to the store has not succeeded yet.
+type UnwrittenSlots<T> = Vec<(TimestampMs, SlotRows<<T as TableKind>::Key, <T as TableKind>::Value>)>;
+
 /// The ingest pipeline of table `T`.
-#[derive(Debug)]
 pub struct Pipeline<T: TableKind> {
     buckets: Buckets<T::Key, T::Value>,
     store: Arc<Store>,
@@ -103,8 +105,18 @@ pub struct Pipeline<T: TableKind> {
     persist: Mutex<PersistState>,
     /// Slots taken from the buckets whose write failed: retried first, and visible to scans.
     /// Changed only under `handover` (write), read under `handover` (read).
-    unwritten: Mutex<Vec<(TimestampMs, SlotRows<T::Key, T::Value>)>>,
+    unwritten: Mutex<UnwrittenSlots<T>>,
     counters: Counters,
+}
+
+impl<T: TableKind> std::fmt::Debug for Pipeline<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("table", &T::NAME)
+            .field("config", &self.config)
+            .field("open_from", &self.open_from)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: TableKind> Pipeline<T> {
@@ -174,8 +186,12 @@ impl<T: TableKind> Pipeline<T> {
                 let dropped = self.buckets.stats().dropped;
                 // The first drop and then every power of two: visible, without flooding the log.
                 if dropped.is_power_of_two() {
-                    warn!(table = T::NAME, dropped, budget = self.config.memory_budget,
-                        "memory budget for open rows exhausted: new keys are dropped (counted)");
+                    warn!(
+                        table = T::NAME,
+                        dropped,
+                        budget = self.config.memory_budget,
+                        "memory budget for open rows exhausted: new keys are dropped (counted)"
+                    );
                 }
                 0
             }

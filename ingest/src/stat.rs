@@ -273,14 +273,30 @@ mod tests {
 
     #[test]
     fn values_merge() {
-        let mut a = StatValue { succ_count: 2, total_time: 10, max_rsp_time: 7, min_rsp_time: 0, ..Default::default() };
+        let mut a = StatValue {
+            succ_count: 2,
+            total_time: 10,
+            max_rsp_time: 7,
+            min_rsp_time: 0,
+            ..Default::default()
+        };
         a.add_interval(10, 2);
-        let mut b = StatValue { succ_count: 1, exce_count: 1, total_time: 3, max_rsp_time: 3, min_rsp_time: 3, ..Default::default() };
+        let mut b = StatValue {
+            succ_count: 1,
+            exce_count: 1,
+            total_time: 3,
+            max_rsp_time: 3,
+            min_rsp_time: 3,
+            ..Default::default()
+        };
         b.add_interval(5, 1);
         b.add_interval(7000, 1);
         b.add_interval(7, 1);
         a.merge(&b);
-        assert_eq!((a.succ_count, a.exce_count, a.total_time, a.max_rsp_time, a.min_rsp_time), (3, 1, 13, 7, 3));
+        assert_eq!(
+            (a.succ_count, a.exce_count, a.total_time, a.max_rsp_time, a.min_rsp_time),
+            (3, 1, 13, 7, 3)
+        );
         assert_eq!(a.intervals, [1, 3, 0, 0, 0, 0, 0, 0, 1]);
         assert!(StatValue::default().is_empty());
     }

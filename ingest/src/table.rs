@@ -7,10 +7,16 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 
 use crate::buckets::Merge;
+use crate::property::{
+    PropertyBatchBuilder, PropertyKey, PropertyValue, property_schema, read_property_batch,
+};
 use crate::stat::{StatBatchBuilder, StatKey, StatValue, read_stat_batch, stat_schema};
 use crate::time::TimestampMs;
 
-/// A kind of aggregated table (`stat`, later `property`).
+/// Rows read back from a batch: slot, key, value.
+pub type Rows<T> = Vec<(TimestampMs, <T as TableKind>::Key, <T as TableKind>::Value)>;
+
+/// A kind of aggregated table (`stat`, `property`).
 pub trait TableKind: Send + Sync + 'static {
     /// The table's name in the store and in SQL.
     const NAME: &'static str;
@@ -22,10 +28,12 @@ pub trait TableKind: Send + Sync + 'static {
     /// The Arrow schema of a sealed slot.
     fn schema() -> SchemaRef;
     /// Builds the batch of one slot's rows.
-    fn to_batch<'a>(slot: TimestampMs, rows: impl ExactSizeIterator<Item = (&'a Self::Key, &'a Self::Value)>)
-    -> RecordBatch;
+    fn to_batch<'a>(
+        slot: TimestampMs,
+        rows: impl ExactSizeIterator<Item = (&'a Self::Key, &'a Self::Value)>,
+    ) -> RecordBatch;
     /// Reads rows back (checkpoint recovery).
-    fn from_batch(batch: &RecordBatch) -> Result<Vec<(TimestampMs, Self::Key, Self::Value)>, ArrowError>;
+    fn from_batch(batch: &RecordBatch) -> Result<Rows<Self>, ArrowError>;
     /// Heap bytes a key holds (for the memory budget).
     fn key_heap(key: &Self::Key) -> usize;
 }
@@ -49,7 +57,10 @@ impl TableKind for StatTable {
         stat_schema()
     }
 
-    fn to_batch<'a>(slot: TimestampMs, rows: impl ExactSizeIterator<Item = (&'a StatKey, &'a StatValue)>) -> RecordBatch {
+    fn to_batch<'a>(
+        slot: TimestampMs,
+        rows: impl ExactSizeIterator<Item = (&'a StatKey, &'a StatValue)>,
+    ) -> RecordBatch {
         let mut b = StatBatchBuilder::with_capacity(rows.len());
         for (k, v) in rows {
             b.append(slot, k, v);
@@ -63,5 +74,44 @@ impl TableKind for StatTable {
 
     fn key_heap(key: &StatKey) -> usize {
         key.as_ref().heap_bytes()
+    }
+}
+
+impl Merge for PropertyValue {
+    fn merge(&mut self, other: &Self) {
+        PropertyValue::merge(self, other);
+    }
+}
+
+/// The `property` table: business metrics, one row per property and policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PropertyTable;
+
+impl TableKind for PropertyTable {
+    const NAME: &'static str = "property";
+    type Key = PropertyKey;
+    type Value = PropertyValue;
+
+    fn schema() -> SchemaRef {
+        property_schema()
+    }
+
+    fn to_batch<'a>(
+        slot: TimestampMs,
+        rows: impl ExactSizeIterator<Item = (&'a PropertyKey, &'a PropertyValue)>,
+    ) -> RecordBatch {
+        let mut b = PropertyBatchBuilder::with_capacity(rows.len());
+        for (k, v) in rows {
+            b.append(slot, k, v);
+        }
+        b.finish()
+    }
+
+    fn from_batch(batch: &RecordBatch) -> Result<Vec<(TimestampMs, PropertyKey, PropertyValue)>, ArrowError> {
+        read_property_batch(batch)
+    }
+
+    fn key_heap(key: &PropertyKey) -> usize {
+        key.heap_bytes()
     }
 }

@@ -192,10 +192,7 @@ impl TarsLabel {
         let minute = if on_hour { 60 } else { dt.minute() };
         let hour = dt.hour();
         let digit = |n: u32| b'0' + (n % 10) as u8;
-        Self {
-            date: dt.date(),
-            tflag: [digit(hour / 10), digit(hour), digit(minute / 10), digit(minute)],
-        }
+        Self { date: dt.date(), tflag: [digit(hour / 10), digit(hour), digit(minute / 10), digit(minute)] }
     }
 
     /// `f_tflag` as text.

@@ -18,7 +18,7 @@ const T0: i64 = 1_705_309_200_000; // 2024-01-15 09:00:00 UTC
 
 fn key(i: u32) -> StatKey {
     StatKey {
-        source: if i % 2 == 0 { Source::Client } else { Source::Server },
+        source: if i.is_multiple_of(2) { Source::Client } else { Source::Server },
         master_name: format!("App.M{}", i % 7),
         slave_name: "App.S".into(),
         interface_name: format!("f{i}"),
@@ -34,7 +34,13 @@ fn key(i: u32) -> StatKey {
 }
 
 fn calls(n: i64) -> StatValue {
-    let mut v = StatValue { succ_count: n, total_time: 3 * n, max_rsp_time: 3, min_rsp_time: 3, ..Default::default() };
+    let mut v = StatValue {
+        succ_count: n,
+        total_time: 3 * n,
+        max_rsp_time: 3,
+        min_rsp_time: 3,
+        ..Default::default()
+    };
     v.add_interval(5, n);
     v
 }
@@ -93,7 +99,10 @@ fn reports_land_in_the_slot_of_their_arrival_and_seal_at_the_boundary() {
 
 #[test]
 fn checkpoint_recovery_restores_the_open_slot_without_duplicates() {
-    let f = Fixture::new(PipelineConfig { checkpoint_interval: Duration::from_secs(5), ..PipelineConfig::default() });
+    let f = Fixture::new(PipelineConfig {
+        checkpoint_interval: Duration::from_secs(5),
+        ..PipelineConfig::default()
+    });
     {
         let p = f.open();
         record(&p, &key(1), &calls(10)); // slot 09:00, sealed below
@@ -116,7 +125,11 @@ fn checkpoint_recovery_restores_the_open_slot_without_duplicates() {
     }
     let p = f.open();
     let t = totals(&p);
-    assert_eq!((t[&(T0, "f1".into())], t[&(T0 + 60_000, "f2".into())]), (10, 10), "no duplicates after reopen");
+    assert_eq!(
+        (t[&(T0, "f1".into())], t[&(T0 + 60_000, "f2".into())]),
+        (10, 10),
+        "no duplicates after reopen"
+    );
 }
 
 #[test]

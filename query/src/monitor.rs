@@ -209,9 +209,7 @@ impl QueryEngine {
             select.push(format!("CAST(sum({idx}) AS DOUBLE) AS v{i}"));
         }
         let mut masters: Vec<&str> = SERVER_ONLY_MASTERS.to_vec();
-        let mut filter = format!(
-            "time >= to_timestamp_millis({from}) AND time < to_timestamp_millis({to})"
-        );
+        let mut filter = format!("time >= to_timestamp_millis({from}) AND time < to_timestamp_millis({to})");
         for c in &req.conditions {
             let (expr, kind) = field(&c.field)?;
             if c.field == "master_name" && c.val == "stat_from_server" {
@@ -229,7 +227,11 @@ impl QueryEngine {
                 FieldKind::Date if c.op == Op::Like => quote(&c.val),
                 FieldKind::Date => format!("DATE {}", quote(&parse_date(&c.val)?.to_string())),
             };
-            let lhs = if kind != FieldKind::Text && c.op == Op::Like { format!("CAST({expr} AS VARCHAR)") } else { expr.to_owned() };
+            let lhs = if kind != FieldKind::Text && c.op == Op::Like {
+                format!("CAST({expr} AS VARCHAR)")
+            } else {
+                expr.to_owned()
+            };
             let _ = write!(filter, " AND {lhs} {} {value}", c.op.sql());
         }
         let masters: Vec<String> = masters.iter().map(|m| quote(m)).collect();

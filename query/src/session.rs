@@ -42,7 +42,6 @@ pub struct QueryOutput {
 }
 
 /// Runs SQL over tarsmon's tables. Cheap to share (`Arc`).
-#[derive(Debug)]
 pub struct QueryEngine {
     ctx: SessionContext,
     /// DataFusion runs here, never on the RPC runtime. `Option` so `Drop` can shut it down
@@ -50,6 +49,16 @@ pub struct QueryEngine {
     runtime: Option<tokio::runtime::Runtime>,
     sources: Vec<(String, Arc<dyn TableSource>)>,
     config: QueryConfig,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tables: Vec<&str> = self.sources.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("QueryEngine")
+            .field("tables", &tables)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl QueryEngine {
@@ -64,7 +73,8 @@ impl QueryEngine {
         let env = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_limit)))
             .build_arc()?;
-        let session = SessionConfig::new().with_target_partitions(config.threads.max(1)).with_information_schema(true);
+        let session =
+            SessionConfig::new().with_target_partitions(config.threads.max(1)).with_information_schema(true);
         let ctx = SessionContext::new_with_config_rt(session, env);
         for f in udf::all(config.offset) {
             ctx.register_udf(f);
@@ -97,7 +107,8 @@ impl QueryEngine {
         let sql = sql.to_owned();
         let runtime = self.runtime.as_ref().ok_or(Error::Stopped)?;
         let task = runtime.spawn(async move {
-            let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+            let options =
+                SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
             let df = ctx.sql_with_options(&sql, options).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await?;

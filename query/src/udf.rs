@@ -12,7 +12,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Builder, Float64B
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMillisecondType};
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use tarsmon_ingest::stat::LATENCY_BOUNDS;
 use tarsmon_ingest::time::{TarsLabel, TimestampMs, UtcOffset};
 
@@ -79,7 +81,9 @@ impl ScalarUDFImpl for LabelFn {
             LabelKind::Date => {
                 let mut b = Date32Builder::with_capacity(ts.len());
                 for l in labels {
-                    b.append_option(l.map(|l| chrono::Datelike::num_days_from_ce(&l.date) - UNIX_EPOCH_DAYS_FROM_CE));
+                    b.append_option(
+                        l.map(|l| chrono::Datelike::num_days_from_ce(&l.date) - UNIX_EPOCH_DAYS_FROM_CE),
+                    );
                 }
                 Arc::new(b.finish())
             }
@@ -165,7 +169,12 @@ impl ScalarUDFImpl for PercentileFn {
                 continue;
             }
             let buckets: [f64; 9] = std::array::from_fn(|j| cols[3 + j].value(i));
-            out.append_option(estimate_percentile(cols[0].value(i), cols[1].value(i), cols[2].value(i), &buckets));
+            out.append_option(estimate_percentile(
+                cols[0].value(i),
+                cols[1].value(i),
+                cols[2].value(i),
+                &buckets,
+            ));
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }

@@ -29,8 +29,10 @@ async fn world(start: i64) -> World {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(TimestampMs(start)));
     let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
-    let pipeline =
-        Arc::new(Pipeline::<StatTable>::open(store, clock.clone() as Arc<dyn Clock>, PipelineConfig::default()).unwrap());
+    let pipeline = Arc::new(
+        Pipeline::<StatTable>::open(store, clock.clone() as Arc<dyn Clock>, PipelineConfig::default())
+            .unwrap(),
+    );
     let engine = QueryEngine::start(
         QueryConfig { offset: "+08:00".parse::<UtcOffset>().unwrap(), ..QueryConfig::default() },
         vec![("stat", pipeline.clone() as Arc<dyn TableSource>)],
@@ -55,7 +57,13 @@ fn report(p: &Pipeline<StatTable>, source: Source, master: &str, iface: &str, su
         slave_set_area: "",
         slave_set_id: "",
     };
-    let mut v = StatValue { succ_count: succ, exce_count: 1, total_time: succ * 2, max_rsp_time: 2, ..Default::default() };
+    let mut v = StatValue {
+        succ_count: succ,
+        exce_count: 1,
+        total_time: succ * 2,
+        max_rsp_time: 2,
+        ..Default::default()
+    };
     v.add_interval(5, succ);
     p.record(&k, k.heap_bytes(), &v);
 }
@@ -64,9 +72,11 @@ async fn int_rows(e: &QueryEngine, sql: &str) -> BTreeMap<String, i64> {
     let out = e.sql(sql).await.unwrap();
     let mut m = BTreeMap::new();
     for b in &out.batches {
-        let k = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let k = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8)
+            .unwrap();
         let k = k.as_string::<i32>();
-        let v = datafusion::arrow::compute::cast(b.column(1), &datafusion::arrow::datatypes::DataType::Int64).unwrap();
+        let v = datafusion::arrow::compute::cast(b.column(1), &datafusion::arrow::datatypes::DataType::Int64)
+            .unwrap();
         let v = v.as_primitive::<Int64Type>();
         for i in 0..b.num_rows() {
             m.insert(k.value(i).to_owned(), if v.is_null(i) { 0 } else { v.value(i) });
@@ -85,7 +95,9 @@ async fn labels_views_and_monitor_ranges() {
     w.pipeline.persist().unwrap();
     let flags = int_rows(&w.engine, "SELECT f_tflag, succ_count FROM tars_stat ORDER BY f_tflag").await;
     assert_eq!(flags, BTreeMap::from([("0960".into(), 3), ("1005".into(), 4)]));
-    let dates = int_rows(&w.engine, "SELECT CAST(f_date AS VARCHAR), sum(succ_count) FROM tars_stat GROUP BY f_date").await;
+    let dates =
+        int_rows(&w.engine, "SELECT CAST(f_date AS VARCHAR), sum(succ_count) FROM tars_stat GROUP BY f_date")
+            .await;
     assert_eq!(dates, BTreeMap::from([("2024-01-15".into(), 7)]));
 
     let req = |t1: &str, t2: &str| MonitorRequest {
@@ -120,7 +132,8 @@ async fn labels_views_and_monitor_ranges() {
     }
     // Values are literals: a quote cannot escape.
     let mut quoted = req("0000", "2360");
-    quoted.conditions = vec![Condition { field: "master_name".into(), op: Op::Eq, val: "x' OR '1'='1".into() }];
+    quoted.conditions =
+        vec![Condition { field: "master_name".into(), op: Op::Eq, val: "x' OR '1'='1".into() }];
     assert!(w.engine.monitor_stat(&quoted).await.unwrap().result.is_empty());
     // lastTime: the interval [09:55, 10:00) is sealed and complete.
     assert_eq!(all.last_time, "20240115 0960");

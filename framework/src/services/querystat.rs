@@ -27,7 +27,8 @@ pub fn to_request(req: &MonitorQueryReq) -> Result<MonitorRequest, String> {
         .conditions
         .iter()
         .map(|c| {
-            let op = Op::from_i32(c.op).ok_or_else(|| format!("unknown op {} for field {:?}", c.op, c.field))?;
+            let op =
+                Op::from_i32(c.op).ok_or_else(|| format!("unknown op {} for field {:?}", c.op, c.field))?;
             Ok(Condition { field: c.field.clone(), op, val: c.val.clone() })
         })
         .collect::<Result<_, String>>()?;
@@ -42,7 +43,14 @@ pub fn to_request(req: &MonitorQueryReq) -> Result<MonitorRequest, String> {
 }
 
 fn error_rsp(msg: String) -> MonitorQueryRsp {
-    MonitorQueryRsp { ret: -1, msg, active_db: 1, total_db: 1, ret_threads: vec![-1], ..MonitorQueryRsp::default() }
+    MonitorQueryRsp {
+        ret: -1,
+        msg,
+        active_db: 1,
+        total_db: 1,
+        ret_threads: vec![-1],
+        ..MonitorQueryRsp::default()
+    }
 }
 
 async fn answer(engine: Arc<QueryEngine>, req: MonitorQueryReq) -> MonitorQueryRsp {

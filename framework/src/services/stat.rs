@@ -67,8 +67,11 @@ impl StatService {
                 Some((name, version)) => (name, version),
                 None => (head.master_name.as_ref(), head.tars_version.as_ref()),
             };
-            let (master_ip, slave_ip) =
-                if from_client { (host.as_ref(), head.slave_ip.as_ref()) } else { (head.master_ip.as_ref(), host.as_ref()) };
+            let (master_ip, slave_ip) = if from_client {
+                (host.as_ref(), head.slave_ip.as_ref())
+            } else {
+                (head.master_ip.as_ref(), host.as_ref())
+            };
             let key = StatKeyRef {
                 source,
                 master_name,

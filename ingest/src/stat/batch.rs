@@ -3,9 +3,12 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMillisecondBuilder,
+    Array, ArrayRef, AsArray, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMillisecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
+use arrow::datatypes::{
+    DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
+};
 use arrow::error::ArrowError;
 
 use super::{LATENCY_BOUNDS, Source, StatKey, StatValue};
@@ -123,7 +126,9 @@ impl StatBatchBuilder {
 /// Reads the rows of a `stat` batch (a checkpoint, or a test's query result).
 pub fn read_stat_batch(batch: &RecordBatch) -> Result<Vec<(TimestampMs, StatKey, StatValue)>, ArrowError> {
     let col = |name: &str| {
-        batch.column_by_name(name).ok_or_else(|| ArrowError::SchemaError(format!("stat batch lacks column {name}")))
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| ArrowError::SchemaError(format!("stat batch lacks column {name}")))
     };
     let utf8 = |name: &str| -> Result<_, ArrowError> {
         col(name)?

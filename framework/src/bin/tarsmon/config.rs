@@ -78,11 +78,21 @@ impl Default for StatConfig {
 pub(crate) struct StorageConfig {
     /// Data older than this is dropped, by whole hours.
     pub(crate) retention: HumanDuration,
+    /// Wait for `fsync` of the store's write-ahead log on every write (survives power loss,
+    /// not only a crash of the process).
+    pub(crate) sync_writes: bool,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { retention: HumanDuration(Duration::from_secs(31 * 86_400)) }
+        Self { retention: HumanDuration(Duration::from_secs(31 * 86_400)), sync_writes: false }
+    }
+}
+
+impl StorageConfig {
+    /// The engine's settings.
+    pub(crate) fn store_config(&self) -> tarsmon_engine::StoreConfig {
+        tarsmon_engine::StoreConfig { retention: self.retention.0, sync_writes: self.sync_writes }
     }
 }
 

@@ -105,8 +105,11 @@ fn main() -> anyhow::Result<()> {
                     offline::sql(&cfg, &query, format.parse()?).await?
                 }
                 None => {
-                    let (status, body) =
-                        http_client::post(&format!("{}/sql?format={format}", url.trim_end_matches('/')), &query).await?;
+                    let (status, body) = http_client::post(
+                        &format!("{}/sql?format={format}", url.trim_end_matches('/')),
+                        &query,
+                    )
+                    .await?;
                     if status != 200 {
                         anyhow::bail!("{}", body.trim_end());
                     }

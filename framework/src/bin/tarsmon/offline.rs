@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use tarsmon_engine::{Store, StoreConfig};
+use tarsmon_engine::Store;
 use tarsmon_ingest::time::{SlotWidth, SystemClock};
 use tarsmon_ingest::{Pipeline, PipelineConfig, StatTable};
 use tarsmon_query::{Format, QueryConfig, QueryEngine, TableSource};
@@ -16,10 +16,9 @@ pub(crate) async fn sql(config: &Config, query: &str, format: Format) -> anyhow:
     if !dir.exists() {
         anyhow::bail!("{} holds no tarsmon store", config.data_dir.display());
     }
-    let store = Arc::new(
-        Store::open(&dir, StoreConfig { retention: config.storage.retention.0 })
-            .with_context(|| format!("opening {} (is a tarsmon serving it? then omit --data-dir)", dir.display()))?,
-    );
+    let store = Arc::new(Store::open(&dir, config.storage.store_config()).with_context(|| {
+        format!("opening {} (is a tarsmon serving it? then omit --data-dir)", dir.display())
+    })?);
     let stat = Arc::new(Pipeline::<StatTable>::open(
         store,
         Arc::new(SystemClock),

@@ -66,12 +66,14 @@ pub(crate) async fn run(args: QuerystatArgs) -> anyhow::Result<()> {
     if rsp.ret != 0 {
         bail!("querystat failed: {}", rsp.msg);
     }
-    let label = if args.group_by.is_some() { args.group_by.as_deref().unwrap_or("group") } else { "show_time" };
+    let label =
+        if args.group_by.is_some() { args.group_by.as_deref().unwrap_or("group") } else { "show_time" };
     println!("{label:<24} {:>12} {:>12} {:>10} {:>13}", "calls", "avg_time_ms", "fail_rate", "timeout_rate");
     for (key, v) in &rsp.result {
         let (succ, timeout, exce, time) = (v[0], v[1], v[2], v[3]);
         let total = succ + timeout + exce;
-        let shown = if args.group_by.is_some() { key.split_once(',').map_or(key.as_str(), |(_, g)| g) } else { key };
+        let shown =
+            if args.group_by.is_some() { key.split_once(',').map_or(key.as_str(), |(_, g)| g) } else { key };
         let pct = |x: f64| if total > 0.0 { format!("{:.2}%", 100.0 * x / total) } else { "-".into() };
         let avg = if total > 0.0 { format!("{:.2}", time / total) } else { "-".into() };
         println!("{shown:<24} {total:>12} {avg:>12} {:>10} {:>13}", pct(exce), pct(timeout));

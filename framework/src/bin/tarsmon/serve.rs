@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tarsmon_engine::{Store, StoreConfig};
+use tarsmon_engine::Store;
 use tarsmon_framework::endpoint::Endpoint;
 use tarsmon_framework::http::HttpState;
 use tarsmon_framework::metrics::Metrics;
@@ -35,7 +35,7 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store_dir = config.data_dir.join("store");
     let store = Arc::new(
-        Store::open(&store_dir, StoreConfig { retention: config.storage.retention.0 })
+        Store::open(&store_dir, config.storage.store_config())
             .with_context(|| format!("opening the store in {}", store_dir.display()))?,
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
