@@ -76,8 +76,8 @@ mod tests {
     #[test]
     fn fdate_of_known_days() {
         assert_eq!(fdate(0), "19700101");
-        assert_eq!(fdate(19_737), "20240131");
-        assert_eq!(fdate(19_782), "20240316");
+        assert_eq!(fdate(19_753), "20240131");
+        assert_eq!(fdate(19_798), "20240316");
         assert_eq!(fdate(20_789), "20261202");
     }
 }

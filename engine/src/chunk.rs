@@ -29,6 +29,7 @@
 //! next to version 1, and `tests/chunk_compat.rs` keeps a version-1 chunk to prove it.
 
 mod dictionary;
+mod guard;
 mod header;
 #[cfg(test)]
 mod tests;
@@ -85,6 +86,7 @@ fn decode_v1(payload: &[u8]) -> Result<RecordBatch, ChunkError> {
 
 /// [`decode_v1`] without the unwind guard.
 fn read_v1(payload: &[u8]) -> Result<RecordBatch, ChunkError> {
+    guard::check(payload)?;
     let mut reader = StreamReader::try_new(payload, None)?;
     let stored = reader.next().ok_or(ChunkError::BatchCount { count: 0 })??;
     if reader.next().is_some() {

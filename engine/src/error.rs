@@ -112,6 +112,12 @@ pub enum ChunkError {
     /// the checksum matched (a crafted value or a reader bug).
     #[error("inconsistent Arrow IPC payload")]
     Inconsistent,
+    /// The payload claims a size no chunk can have (checked before Arrow allocates it).
+    #[error("implausible {what} in the Arrow IPC payload")]
+    Implausible {
+        /// Which claim.
+        what: &'static str,
+    },
     /// A column's storage encoding marker is unknown or does not match its type.
     #[error("column {field:?}: {reason}")]
     ColumnEncoding {

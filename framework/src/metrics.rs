@@ -28,7 +28,12 @@ pub struct Metrics {
     adapters: Vec<(String, Arc<AdapterMetrics>)>,
     pipelines: Vec<(String, Arc<dyn PipelineMetrics>)>,
     stat: Option<Arc<StatService>>,
+    extra: Vec<ExtraMetrics>,
 }
+
+/// Renders more metric families into the exposition (parts of the binary this crate does not
+/// know, e.g. the MySQL exporter).
+pub type ExtraMetrics = Arc<dyn Fn(&mut String) + Send + Sync>;
 
 impl Metrics {
     /// Adds an adapter's counters, labelled with its object name.
@@ -44,6 +49,11 @@ impl Metrics {
     /// Adds the StatObj servant's counters.
     pub fn set_stat_service(&mut self, s: Arc<StatService>) {
         self.stat = Some(s);
+    }
+
+    /// Adds families rendered by `f`.
+    pub fn add_extra(&mut self, f: ExtraMetrics) {
+        self.extra.push(f);
     }
 
     /// The text exposition.
@@ -204,6 +214,9 @@ impl Metrics {
                 "counter",
                 one(load(&c.sample_reports)),
             );
+        }
+        for f in &self.extra {
+            f(&mut out);
         }
         out
     }

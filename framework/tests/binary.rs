@@ -91,7 +91,9 @@ async fn no_arguments_serves_every_role_on_the_standard_ports() {
 async fn config_file_ports_and_registry_advertise_what_was_bound() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let mut toml = String::from("data_dir = \"data\"\n[server]\nidle_timeout = \"5s\"\n");
+    let mut toml = String::from(
+        "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n[server]\nidle_timeout = \"5s\"\n",
+    );
     for role in Role::ALL {
         toml.push_str(&format!("[adapters.{}]\nendpoint = \"tcp -h 127.0.0.1 -p 0 -t 5000\"\n", role.key()));
     }

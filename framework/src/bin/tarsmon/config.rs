@@ -32,6 +32,9 @@ pub(crate) struct Config {
     pub(crate) query: QuerySection,
     /// `[http]`: the HTTP API.
     pub(crate) http: HttpSection,
+    /// `[mysql]`: the MySQL exporter; absent = off.
+    #[cfg(feature = "mysql")]
+    pub(crate) mysql: Option<tarsmon_compat_mysql::ExporterConfig>,
 }
 
 /// `[http]`.
@@ -146,6 +149,8 @@ impl Default for Config {
             storage: StorageConfig::default(),
             query: QuerySection::default(),
             http: HttpSection::default(),
+            #[cfg(feature = "mysql")]
+            mysql: None,
         }
     }
 }
@@ -286,7 +291,22 @@ impl Config {
             bail!("query.threads must be at least 1");
         }
         self.utc_offset()?;
+        #[cfg(feature = "mysql")]
+        if let Some(m) = &self.mysql {
+            m.sanitize().context("[mysql]")?;
+        }
         self.adapters().map(drop)
+    }
+
+    /// The exporter's settings, with the labels' time zone defaulting to `query.time_zone` so
+    /// MySQL rows and querystat agree; `None` when the exporter is off.
+    #[cfg(feature = "mysql")]
+    pub(crate) fn mysql_exporter(&self) -> anyhow::Result<Option<tarsmon_compat_mysql::ExporterConfig>> {
+        let Some(mut m) = self.mysql.clone() else { return Ok(None) };
+        if m.time_zone.is_none() {
+            m.time_zone = Some(self.utc_offset()?);
+        }
+        Ok(Some(m))
     }
 
     /// The offset of the TARS labels.
@@ -373,5 +393,19 @@ mod tests {
         assert!(Config::parse("[server]\nunknown_key = 1").is_err());
         assert!(Config::parse("[adapters.nosuchrole]\nenabled = false").is_err());
         assert!(Config::parse("[server]\nmax_frame_size = 10").unwrap().sanitize().is_err());
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn a_mysql_section_turns_the_exporter_on_with_the_query_zone() {
+        assert!(Config::default().mysql_exporter().unwrap().is_none());
+        let c =
+            Config::parse("[query]\ntime_zone = \"+08:00\"\n[mysql]\nurl = \"mysql://u:p@127.0.0.1:3307\"\n")
+                .unwrap();
+        c.sanitize().unwrap();
+        let m = c.mysql_exporter().unwrap().unwrap();
+        assert_eq!(m.url, "mysql://u:p@127.0.0.1:3307");
+        assert_eq!(m.time_zone, Some(c.utc_offset().unwrap()));
+        assert!(Config::parse("[mysql]\nno_such_key = 1").is_err());
     }
 }

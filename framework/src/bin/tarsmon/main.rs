@@ -2,6 +2,8 @@
 //! subcommands are clients of a running tarsmon (or of any TARS server).
 
 mod config;
+#[cfg(feature = "mysql")]
+mod export;
 mod http_client;
 mod offline;
 mod querystat;
@@ -50,6 +52,10 @@ enum Command {
     /// Send TarsWeb's service-monitor query to querystat and print the rows as TarsWeb shows
     /// them: calls, average time, failure and timeout rate per 5-minute slot (or per group).
     Querystat(querystat::QuerystatArgs),
+    /// Back-fill the classic MySQL tables (`tars_stat_YYYYMMDDHH`, `t_ecstatus`) for a time
+    /// range from a data directory no tarsmon is serving (a running tarsmon exports by itself).
+    #[cfg(feature = "mysql")]
+    ExportMysql(export::ExportArgs),
     /// Call `tars_ping` on an object, directly (`Obj@tcp -h H -p P`) or through a locator.
     Ping {
         /// Object, e.g. `tars.tarsstat.StatObj` or `tars.tarsstat.StatObj@tcp -h 127.0.0.1 -p 18293`.
@@ -75,6 +81,11 @@ struct ServeArgs {
     /// Host for every standard endpoint (overrides `server.host`).
     #[arg(long)]
     host: Option<String>,
+    /// Turn the MySQL exporter on, writing to `mysql://USER:PASS@HOST:PORT` (overrides
+    /// `mysql.url`; the other `[mysql]` keys keep their values or defaults).
+    #[cfg(feature = "mysql")]
+    #[arg(long, value_name = "URL")]
+    mysql: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,6 +103,10 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(host) = args.host {
                 config.server.host = host;
+            }
+            #[cfg(feature = "mysql")]
+            if let Some(url) = args.mysql {
+                config.mysql.get_or_insert_with(Default::default).url = url;
             }
             config.sanitize()?;
             runtime.block_on(serve::serve(config))
@@ -120,6 +135,8 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Querystat(args) => runtime.block_on(querystat::run(args)),
+        #[cfg(feature = "mysql")]
+        Command::ExportMysql(args) => runtime.block_on(export::run(args)),
         Command::Ping { object, locator, timeout_ms } => runtime.block_on(async {
             let comm = Communicator::with_locator(&locator)?.with_timeout(Duration::from_millis(timeout_ms));
             let prx = comm.proxy(&object).await?;

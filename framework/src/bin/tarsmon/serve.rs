@@ -83,6 +83,17 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     metrics.add_pipeline("stat", stat.clone());
     let stat_service = Arc::new(StatService::new(stat.clone()));
     metrics.set_stat_service(stat_service.clone());
+    #[cfg(feature = "mysql")]
+    let mysql_metrics = Arc::new(std::sync::OnceLock::<Arc<tarsmon_compat_mysql::ExporterStats>>::new());
+    #[cfg(feature = "mysql")]
+    {
+        let m = mysql_metrics.clone();
+        metrics.add_extra(Arc::new(move |out: &mut String| {
+            if let Some(stats) = m.get() {
+                render_mysql_metrics(&stats.snapshot(), out);
+            }
+        }));
+    }
     for (role, mut a, std_listener, port) in listeners {
         a.endpoint.port = port;
         let servant: Arc<dyn Servant> = match role {
@@ -115,6 +126,20 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         http_task = Some(tokio::spawn(tarsmon_framework::http::serve(listener, state, shutdown.clone())));
     }
     let persister = tokio::spawn(persist_loop(stat.clone(), store.clone(), clock.clone(), shutdown.clone()));
+    // The exporter has its own token: it stops after the last slot is sealed, so that slot is
+    // still exported on the next start (its cursor is durable), never half-way.
+    #[cfg(feature = "mysql")]
+    let mysql = match config.mysql_exporter()? {
+        Some(cfg) => {
+            let token = CancellationToken::new();
+            info!(url = %redact(&cfg.url), "MySQL exporter on");
+            let (task, stats) =
+                tarsmon_compat_mysql::Exporter::start(cfg, store.clone(), clock.clone(), token.clone())?;
+            mysql_metrics.set(stats).ok();
+            Some((task, token))
+        }
+        None => None,
+    };
     info!(data_dir = %config.data_dir.display(), "tarsmon started");
 
     wait_for_signal().await?;
@@ -128,6 +153,11 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     info!("sealing ended slots and checkpointing the open one");
     let s = stat.clone();
     tokio::task::spawn_blocking(move || s.shutdown()).await??;
+    #[cfg(feature = "mysql")]
+    if let Some((task, token)) = mysql {
+        token.cancel();
+        let _ = task.await;
+    }
     drop(engine);
     info!("tarsmon stopped");
     Ok(())
@@ -169,6 +199,59 @@ async fn persist_loop(
             Ok(Err(e)) => error!(error = %e, "persisting failed; data stays in memory and is retried"),
             Err(e) => error!(error = %e, "persist task panicked"),
         }
+    }
+}
+
+/// The exporter's counters in the Prometheus text format.
+#[cfg(feature = "mysql")]
+fn render_mysql_metrics(s: &tarsmon_compat_mysql::ExporterStatsSnapshot, out: &mut String) {
+    use std::fmt::Write;
+    let rows = [
+        ("tarsmon_mysql_exported_rows_total", "Rows written to MySQL.", "counter", s.exported_rows),
+        (
+            "tarsmon_mysql_exported_intervals_total",
+            "5-minute intervals written to MySQL.",
+            "counter",
+            s.exported_intervals,
+        ),
+        (
+            "tarsmon_mysql_backlog_intervals",
+            "Complete 5-minute intervals not yet exported.",
+            "gauge",
+            s.backlog_intervals,
+        ),
+        ("tarsmon_mysql_errors_total", "Failed exporter steps (retried).", "counter", s.errors),
+        (
+            "tarsmon_mysql_table_errors_total",
+            "Failed CREATE/DROP statements (retried).",
+            "counter",
+            s.table_errors,
+        ),
+        ("tarsmon_mysql_tables_created_total", "Hourly tables created.", "counter", s.tables_created),
+        (
+            "tarsmon_mysql_tables_dropped_total",
+            "Hourly tables dropped by retention.",
+            "counter",
+            s.tables_dropped,
+        ),
+    ];
+    for (name, help, kind, v) in rows {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+    }
+}
+
+/// `mysql://user:secret@host` → `mysql://user:***@host`, for logs.
+#[cfg(feature = "mysql")]
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 
