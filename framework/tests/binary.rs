@@ -41,6 +41,8 @@ fn start(dir: &std::path::Path, args: &[&str]) -> Tarsmon {
         let (obj, ep) = rest.split_once(' ').unwrap();
         listening.push((obj.to_owned(), ep.to_owned()));
     }
+    // Keep reading: tarsmon prints more (the HTTP line), and must never meet a closed pipe.
+    std::thread::spawn(move || for _ in lines {});
     Tarsmon { child, listening }
 }
 

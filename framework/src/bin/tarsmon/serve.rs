@@ -109,11 +109,11 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
             .with_listener(std_listener)
             .with_context(|| format!("binding {} on {endpoint}", role.object()))?;
         // One line per adapter on stdout, for people and for scripts that start tarsmon.
-        println!(
+        announce(&format!(
             "listening {} {}",
             role.object(),
             Endpoint::tcp(endpoint.host.clone(), bound.local_addr().port(), endpoint.timeout)
-        );
+        ));
         tasks.spawn(bound.run(shutdown.clone()));
     }
     let mut http_task = None;
@@ -121,7 +121,7 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
             .await
             .with_context(|| format!("binding the HTTP API on {}", config.http.listen))?;
-        println!("listening http http://{}", listener.local_addr()?);
+        announce(&format!("listening http http://{}", listener.local_addr()?));
         let state = HttpState { engine: engine.clone(), metrics: Arc::new(metrics) };
         http_task = Some(tokio::spawn(tarsmon_framework::http::serve(listener, state, shutdown.clone())));
     }
@@ -253,6 +253,14 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// One line on stdout; a closed stdout (a parent that stopped reading) is not an error: the
+/// line is for people and scripts, and serving must go on without them.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
