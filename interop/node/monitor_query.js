@@ -23,13 +23,13 @@ Req.prototype._writeTo = function (os) {
   os.writeString(3, date);
   os.writeString(4, "0000");
   os.writeString(5, "2360");
-  const cl = new (T.List(Condition))();
+  const cl = new T.List(Condition);
   for (const c of conds) { const [f, v] = c.split("="); cl.push(new Condition(f, 5, v)); }
   os.writeList(6, cl);
-  const idx = new (T.List(T.String))();
+  const idx = new T.List(T.String);
   ["succ_count", "timeout_count", "exce_count", "total_time"].forEach(s => idx.push(s));
   os.writeList(7, idx);
-  const gb = new (T.List(T.String))();
+  const gb = new T.List(T.String);
   groupby.split(",").forEach(s => gb.push(s));
   os.writeList(8, gb);
 };
