@@ -164,6 +164,45 @@ impl Store {
         Ok(batches)
     }
 
+    /// Like [`Store::scan`], with each chunk's slot.
+    pub fn scan_slots(
+        &self,
+        table: &str,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> Result<Vec<(TimestampMs, RecordBatch)>> {
+        let mut out = Vec::new();
+        self.walk_chunks(table, from, to, |chunk, value| {
+            let batch = decode_chunk(value).map_err(|source| Error::Chunk {
+                table: table.to_owned(),
+                slot: chunk.slot,
+                source,
+            })?;
+            out.push((chunk.slot, batch));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Replaces every chunk of the sealed slot `(table, slot)` by `batch` (or by nothing), in
+    /// one atomic write: for retention rules finer than whole partitions. The caller must not
+    /// seal into the same slot concurrently.
+    pub fn rewrite_slot(&self, table: &str, slot: TimestampMs, batch: Option<&RecordBatch>) -> Result<()> {
+        key::validate_table(table)?;
+        let value = batch.map(encode_chunk).transpose().map_err(|source| Error::Chunk {
+            table: table.to_owned(),
+            slot,
+            source,
+        })?;
+        let _guard = self.lock_writes();
+        let mut wb = WriteBatch::default();
+        wb.delete_range(key::chunk_bound(table, slot), key::chunk_bound(table, TimestampMs(slot.0 + 1)));
+        if let Some(value) = value {
+            wb.put(key::chunk_key(table, slot, 0), value);
+        }
+        Ok(self.db.write_opt(wb, &self.write_options)?)
+    }
+
     /// The distinct slot starts of `table` in `[from, to)` that hold at least one chunk, in
     /// order: the slots that are sealed.
     pub fn slots(&self, table: &str, from: TimestampMs, to: TimestampMs) -> Result<Vec<TimestampMs>> {

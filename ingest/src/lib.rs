@@ -12,7 +12,7 @@
 //! per property and policy: [`property::PropertyKeyRef`], a [`property::PropertyValue`]
 //! decoded by [`property::parse_report`], [`PropertyTable`]); [`notify`] (alarms and status
 //! messages, not aggregated: one [`notify::NotifyRecord`] per report, with tarsnotify's rules
-//! for `server_id`, `command` and the set fields).
+//! for `server_id`, `command` and the set fields, stored one row each: [`NotifyTable`]).
 //!
 //! This crate knows neither the wire format (`tarsmon-framework`) nor RocksDB
 //! (`tarsmon-engine` hides it).
@@ -28,4 +28,4 @@ pub mod time;
 
 pub use error::{Error, Result};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
-pub use table::{PropertyTable, StatTable, TableKind};
+pub use table::{NotifyTable, PropertyTable, StatTable, TableKind};

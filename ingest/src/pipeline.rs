@@ -139,8 +139,10 @@ impl<T: TableKind> Pipeline<T> {
             if slot >= current {
                 let rows = T::from_batch(&batch)?;
                 info!(table = T::NAME, rows = rows.len(), "recovering the open slot from its checkpoint");
-                for (slot, key, value) in &rows {
-                    p.buckets.update_owned(*slot, key, T::key_heap(key), value);
+                // A checkpoint holds one slot; its rows go back into it (a row's own time may
+                // be later than the slot start, as in `notify`).
+                for (_, key, value) in &rows {
+                    p.buckets.update_owned(slot, key, T::key_heap(key), value);
                 }
             } else {
                 info!(table = T::NAME, rows = batch.num_rows(), "sealing the checkpoint of an ended slot");

@@ -7,6 +7,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 
 use crate::buckets::Merge;
+use crate::notify::{NotifyBatchBuilder, NotifyEntry, NotifyValue, notify_schema, read_notify_batch};
 use crate::property::{
     PropertyBatchBuilder, PropertyKey, PropertyValue, property_schema, read_property_batch,
 };
@@ -113,5 +114,48 @@ impl TableKind for PropertyTable {
 
     fn key_heap(key: &PropertyKey) -> usize {
         key.heap_bytes()
+    }
+}
+
+impl Merge for NotifyValue {
+    fn merge(&mut self, _other: &Self) {}
+}
+
+/// The `notify` table: one row per notification, never merged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotifyTable;
+
+impl TableKind for NotifyTable {
+    const NAME: &'static str = "notify";
+    type Key = NotifyEntry;
+    type Value = NotifyValue;
+
+    fn schema() -> SchemaRef {
+        notify_schema()
+    }
+
+    /// Rows in receive order (time, then arrival).
+    fn to_batch<'a>(
+        _slot: TimestampMs,
+        rows: impl ExactSizeIterator<Item = (&'a NotifyEntry, &'a NotifyValue)>,
+    ) -> RecordBatch {
+        let mut entries: Vec<&NotifyEntry> = rows.map(|(k, _)| k).collect();
+        entries.sort_unstable_by_key(|e| (e.record.notifytime, e.id));
+        let mut b = NotifyBatchBuilder::with_capacity(entries.len());
+        for e in entries {
+            b.append(&e.record);
+        }
+        b.finish()
+    }
+
+    fn from_batch(batch: &RecordBatch) -> Result<Rows<Self>, ArrowError> {
+        Ok(read_notify_batch(batch)?
+            .into_iter()
+            .map(|r| (r.notifytime, NotifyEntry::new(r), NotifyValue))
+            .collect())
+    }
+
+    fn key_heap(key: &NotifyEntry) -> usize {
+        key.record.heap_bytes()
     }
 }

@@ -1,6 +1,7 @@
-//! TarsWeb's `MonitorQuery` (querystat, monitoring spec §8.1) over the `stat` table.
+//! TarsWeb's `MonitorQuery` (querystat and queryproperty, monitoring spec §8.1) over the
+//! `stat` and `property` tables.
 //!
-//! Differences from tarsquerystat, all deliberate:
+//! Differences from tarsquerystat / tarsqueryproperty, all deliberate:
 //! - field, index and group names are checked against the table's columns (the original
 //!   splices them into SQL); values are always literals;
 //! - `tflag1..tflag2` selects exactly those 5-minute intervals (the original reads whole
@@ -9,13 +10,15 @@
 //! - a call counts once: the callers' rows (`source = 'client'`) plus the callee rows of
 //!   callers that cannot report themselves (`tup_client`, `one_way_client`,
 //!   `not_tars_client`); TarsCpp ≥ 3.0.13's `stat_from_server` rows only when a condition asks
-//!   for that `master_name`.
+//!   for that `master_name`;
+//! - property values are reduced by their policy, never summed across policies (see
+//!   [`QueryEngine::monitor_property`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use tarsmon_ingest::time::{TARS_INTERVAL_MS, TarsLabel, TimestampMs};
@@ -148,14 +151,6 @@ enum FieldKind {
     Date,
 }
 
-fn field(name: &str) -> Result<(&'static str, FieldKind)> {
-    STAT_FIELDS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, e, k)| (*e, *k))
-        .ok_or_else(|| Error::Invalid(format!("unknown field {name:?}")))
-}
-
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -179,18 +174,55 @@ fn tflag_minutes(s: &str) -> Result<i64> {
     Ok(h * 60 + m)
 }
 
+/// Columns of `tars_property` a condition or `groupby` may name, and their expression over
+/// `property`.
+const PROPERTY_FIELDS: &[(&str, &str, FieldKind)] = &[
+    ("f_date", "tars_fdate(time)", FieldKind::Date),
+    ("f_tflag", "tars_tflag(time)", FieldKind::Text),
+    ("master_name", "module_name", FieldKind::Text),
+    ("master_ip", "ip", FieldKind::Text),
+    ("property_name", "property_name", FieldKind::Text),
+    ("set_name", "set_name", FieldKind::Text),
+    ("set_area", "set_area", FieldKind::Text),
+    ("set_id", "set_id", FieldKind::Text),
+    ("policy", "policy", FieldKind::Text),
+];
+
+/// The one index of `tars_property`.
+const PROPERTY_INDEX: &str = "value";
+
+/// A request checked against one table's columns: its SQL pieces.
+struct Plan {
+    /// `... AS g0, ... AS g1` for the group fields.
+    select: Vec<String>,
+    /// The group expressions.
+    groups: Vec<&'static str>,
+    /// The `WHERE` clause: time range and conditions.
+    filter: String,
+}
+
 impl QueryEngine {
-    /// Answers a MonitorQuery on `stat` (`dataid = "tars_stat"`).
-    pub async fn monitor_stat(&self, req: &MonitorRequest) -> Result<MonitorResult> {
+    /// The `[from, to)` time range of `req` (`date`, `tflag1..tflag2`) in ms since the epoch.
+    fn time_range(&self, req: &MonitorRequest) -> Result<(i64, i64)> {
         let offset_ms = i64::from(self.config().offset.seconds()) * 1000;
         let date = parse_date(&req.date)?;
         let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis() - offset_ms;
         // Interval labels name interval ends; `from` is the start of the first one.
         let from = midnight + (tflag_minutes(&req.tflag1)? - 5).max(0) * 60_000;
         let to = midnight + tflag_minutes(&req.tflag2)?.div_euclid(5) * 5 * 60_000;
-        if req.indexs.is_empty() {
-            return Err(Error::Invalid("indexs must name at least one column".into()));
-        }
+        Ok((from, to))
+    }
+
+    /// Checks `req`'s group fields and conditions against `fields` and builds the SQL pieces.
+    fn plan(&self, req: &MonitorRequest, fields: &[(&str, &'static str, FieldKind)]) -> Result<Plan> {
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, e, k)| (*e, *k))
+                .ok_or_else(|| Error::Invalid(format!("unknown field {name:?}")))
+        };
+        let (from, to) = self.time_range(req)?;
         let mut select = Vec::new();
         let mut groups = Vec::new();
         for (i, g) in req.groupby.iter().enumerate() {
@@ -202,19 +234,9 @@ impl QueryEngine {
             select.push(format!("{shown} AS g{i}"));
             groups.push(expr);
         }
-        for (i, idx) in req.indexs.iter().enumerate() {
-            if !STAT_INDEXES.contains(&idx.as_str()) {
-                return Err(Error::Invalid(format!("unknown index {idx:?}")));
-            }
-            select.push(format!("CAST(sum({idx}) AS DOUBLE) AS v{i}"));
-        }
-        let mut masters: Vec<&str> = SERVER_ONLY_MASTERS.to_vec();
         let mut filter = format!("time >= to_timestamp_millis({from}) AND time < to_timestamp_millis({to})");
         for c in &req.conditions {
             let (expr, kind) = field(&c.field)?;
-            if c.field == "master_name" && c.val == "stat_from_server" {
-                masters.push("stat_from_server");
-            }
             let value = match kind {
                 FieldKind::Text => quote(&c.val),
                 FieldKind::Number if c.op == Op::Like => quote(&c.val),
@@ -234,6 +256,25 @@ impl QueryEngine {
             };
             let _ = write!(filter, " AND {lhs} {} {value}", c.op.sql());
         }
+        Ok(Plan { select, groups, filter })
+    }
+
+    /// Answers a MonitorQuery on `stat` (`dataid = "tars_stat"`).
+    pub async fn monitor_stat(&self, req: &MonitorRequest) -> Result<MonitorResult> {
+        if req.indexs.is_empty() {
+            return Err(Error::Invalid("indexs must name at least one column".into()));
+        }
+        let Plan { mut select, groups, mut filter } = self.plan(req, STAT_FIELDS)?;
+        for (i, idx) in req.indexs.iter().enumerate() {
+            if !STAT_INDEXES.contains(&idx.as_str()) {
+                return Err(Error::Invalid(format!("unknown index {idx:?}")));
+            }
+            select.push(format!("CAST(sum({idx}) AS DOUBLE) AS v{i}"));
+        }
+        let mut masters: Vec<&str> = SERVER_ONLY_MASTERS.to_vec();
+        if req.conditions.iter().any(|c| c.field == "master_name" && c.val == "stat_from_server") {
+            masters.push("stat_from_server");
+        }
         let masters: Vec<String> = masters.iter().map(|m| quote(m)).collect();
         let _ = write!(filter, " AND (source = 'client' OR master_name IN ({}))", masters.join(", "));
         let mut sql = format!("SELECT {} FROM stat WHERE {filter}", select.join(", "));
@@ -243,34 +284,91 @@ impl QueryEngine {
         let out = self.sql(&sql).await?;
         let mut result = BTreeMap::new();
         for batch in &out.batches {
-            let keys = (0..req.groupby.len())
-                .map(|i| cast(batch.column(i), &DataType::Utf8))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(datafusion::error::DataFusionError::from)?;
+            let keys = group_keys(batch, req.groupby.len())?;
             let values: Vec<_> = (0..req.indexs.len()).map(|i| batch.column(req.groupby.len() + i)).collect();
-            for row in 0..batch.num_rows() {
-                let key: Vec<&str> = keys
-                    .iter()
-                    .map(|k| {
-                        let k = k.as_string::<i32>();
-                        if k.is_null(row) { "" } else { k.value(row) }
-                    })
-                    .collect();
-                let vals: Vec<f64> = values
-                    .iter()
-                    .map(|v| {
-                        let v = v.as_primitive::<Float64Type>();
-                        if v.is_null(row) { 0.0 } else { v.value(row) }
-                    })
-                    .collect();
+            for (row, key) in keys.into_iter().enumerate() {
                 // An aggregate without GROUP BY over no rows yields one row of NULLs: no data.
                 if req.groupby.is_empty() && values.iter().all(|v| v.is_null(row)) {
                     continue;
                 }
-                result.insert(key.join(","), vals);
+                let vals: Vec<f64> = values.iter().map(|v| f64_at(v, row)).collect();
+                result.insert(key, vals);
             }
         }
         Ok(MonitorResult { result, last_time: self.last_time("stat") })
+    }
+
+    /// Answers a MonitorQuery on `property` (`dataid = "tars_property"`, `indexs =
+    /// ["value"]`).
+    ///
+    /// Each group's `value` is reduced by its policy: `Sum`, `Count` and non-standard policies
+    /// add, `Max` / `Min` take the extreme, `Avg` is the sample-weighted average, `Distr` is
+    /// the number of samples — and, when grouped by `policy`, one more key per bucket with
+    /// the policy field `Distr|<bound>` (`Distr|max` for the overflow bucket) holding its
+    /// count. A group that mixes policies has no meaningful value and is an error naming them
+    /// (tarsqueryproperty sums them).
+    pub async fn monitor_property(&self, req: &MonitorRequest) -> Result<MonitorResult> {
+        if req.indexs.is_empty() || req.indexs.iter().any(|i| i != PROPERTY_INDEX) {
+            return Err(Error::Invalid(format!(
+                "tars_property has one index, \"{PROPERTY_INDEX}\"; got {:?}",
+                req.indexs
+            )));
+        }
+        let Plan { mut select, mut groups, filter } = self.plan(req, PROPERTY_FIELDS)?;
+        select.push("policy AS p".into());
+        select.push(
+            "CAST(CASE policy WHEN 'Max' THEN max(value) WHEN 'Min' THEN min(value) \
+             WHEN 'Avg' THEN CASE WHEN sum(count) > 0 THEN sum(sum) / sum(count) ELSE 0.0 END \
+             ELSE sum(value) END AS DOUBLE) AS v"
+                .into(),
+        );
+        select.push("tars_distr_merge(distr) AS d".into());
+        groups.push("policy");
+        let sql = format!(
+            "SELECT {} FROM property WHERE {filter} GROUP BY {}",
+            select.join(", "),
+            groups.join(", ")
+        );
+        let out = self.sql(&sql).await?;
+        let n = req.groupby.len();
+        let policy_at = req.groupby.iter().position(|g| g == "policy");
+        // key → (policy, value, histogram) of each policy in the group.
+        let mut groups: BTreeMap<String, Vec<(String, f64, Option<String>)>> = BTreeMap::new();
+        for batch in &out.batches {
+            let keys = group_keys(batch, n)?;
+            let policy = batch.column(n).as_string::<i32>();
+            let (value, distr) = (batch.column(n + 1), batch.column(n + 2).as_string::<i32>());
+            for (row, key) in keys.into_iter().enumerate() {
+                let d = (!distr.is_null(row)).then(|| distr.value(row).to_owned());
+                groups.entry(key).or_default().push((policy.value(row).to_owned(), f64_at(value, row), d));
+            }
+        }
+        let mut result = BTreeMap::new();
+        for (key, mut rows) in groups {
+            if rows.len() > 1 {
+                rows.sort_by(|a, b| a.0.cmp(&b.0));
+                let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+                let shown = if key.is_empty() { "the result" } else { key.as_str() };
+                return Err(Error::Invalid(format!(
+                    "{shown} mixes the policies {}: add a policy condition or group by policy",
+                    names.join(", ")
+                )));
+            }
+            let Some((policy, value, distr)) = rows.pop() else { continue };
+            if let (Some(at), "Distr", Some(d)) = (policy_at, policy.as_str(), distr) {
+                let hist = tarsmon_ingest::property::parse_distr(&d)
+                    .map_err(|e| Error::Invalid(format!("stored Distr {d:?} is unreadable: {e}")))?;
+                for (label, count) in hist.buckets() {
+                    let mut parts: Vec<String> = key.split(',').map(str::to_owned).collect();
+                    if let Some(p) = parts.get_mut(at) {
+                        *p = format!("Distr|{label}");
+                    }
+                    result.insert(parts.join(","), vec![*count as f64; req.indexs.len()]);
+                }
+            }
+            result.insert(key, vec![value; req.indexs.len()]);
+        }
+        Ok(MonitorResult { result, last_time: self.last_time("property") })
     }
 
     /// `YYYYMMDD HHMM` of the last complete 5-minute interval already sealed in `table`.
@@ -283,4 +381,30 @@ impl QueryEngine {
         let label = TarsLabel::of(TimestampMs(sealed_end - 1), self.config().offset);
         format!("{} {}", label.date_compact(), label.tflag_str())
     }
+}
+
+/// The group key of every row: the first `n` columns as text, joined by `,`.
+fn group_keys(batch: &RecordBatch, n: usize) -> Result<Vec<String>> {
+    let keys = (0..n)
+        .map(|i| cast(batch.column(i), &DataType::Utf8))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(datafusion::error::DataFusionError::from)?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            let key: Vec<&str> = keys
+                .iter()
+                .map(|k| {
+                    let k = k.as_string::<i32>();
+                    if k.is_null(row) { "" } else { k.value(row) }
+                })
+                .collect();
+            key.join(",")
+        })
+        .collect())
+}
+
+/// A `DOUBLE` cell, NULL as 0.
+fn f64_at(column: &ArrayRef, row: usize) -> f64 {
+    let v = column.as_primitive::<Float64Type>();
+    if v.is_null(row) { 0.0 } else { v.value(row) }
 }

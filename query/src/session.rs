@@ -79,6 +79,9 @@ impl QueryEngine {
         for f in udf::all(config.offset) {
             ctx.register_udf(f);
         }
+        for f in udf::aggregates() {
+            ctx.register_udaf(f);
+        }
         let mut sources = Vec::new();
         for (name, source) in tables {
             ctx.register_table(name, Arc::new(SlotTableProvider::new(source.clone())))?;
@@ -86,6 +89,9 @@ impl QueryEngine {
         }
         if sources.iter().any(|(n, _)| n == "stat") {
             ctx.sql(views::TARS_STAT).await?;
+        }
+        if sources.iter().any(|(n, _)| n == "property") {
+            ctx.sql(views::TARS_PROPERTY).await?;
         }
         Ok(Self { ctx, runtime: Some(runtime), sources, config })
     }

@@ -5,16 +5,21 @@
 //! | `tars_fdate(time)` | `DATE`: the `f_date` of the 5-minute interval containing `time` |
 //! | `tars_tflag(time)` | `VARCHAR`: its `f_tflag`, `HH05` … `HH60` |
 //! | `tars_percentile(p, min_rsp_time, max_rsp_time, interv_5, …, interv_3000)` | `DOUBLE`: an **estimate** of the p-quantile latency (ms), `p` in [0, 1] |
+//! | `tars_distr_merge(distr)` (aggregate) | `VARCHAR`: the `Distr` histograms `label\|count,…` merged bucket by bucket (by label, never by position) |
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Builder, Float64Builder, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMillisecondType};
+use datafusion::common::ScalarValue;
 use datafusion::common::{Result, exec_err};
+use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
 };
+use tarsmon_ingest::property::{Distr, parse_distr};
 use tarsmon_ingest::stat::LATENCY_BOUNDS;
 use tarsmon_ingest::time::{TarsLabel, TimestampMs, UtcOffset};
 
@@ -25,6 +30,86 @@ pub fn all(offset: UtcOffset) -> Vec<ScalarUDF> {
         ScalarUDF::from(LabelFn::new(LabelKind::Tflag, offset)),
         ScalarUDF::from(PercentileFn::new()),
     ]
+}
+
+/// The aggregate functions, for registration in a session.
+pub fn aggregates() -> Vec<AggregateUDF> {
+    vec![AggregateUDF::from(DistrMergeFn::new())]
+}
+
+/// `tars_distr_merge(distr)`: merges `Distr` histograms by bucket label.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DistrMergeFn {
+    signature: Signature,
+}
+
+impl DistrMergeFn {
+    fn new() -> Self {
+        Self { signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable) }
+    }
+}
+
+impl AggregateUDFImpl for DistrMergeFn {
+    fn name(&self) -> &str {
+        "tars_distr_merge"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(DistrAccumulator::default()))
+    }
+}
+
+/// The histogram merged so far; `None` until a non-null input.
+#[derive(Debug, Default)]
+struct DistrAccumulator {
+    merged: Option<Distr>,
+}
+
+impl DistrAccumulator {
+    fn add(&mut self, values: &ArrayRef) -> Result<()> {
+        let values = cast(values, &DataType::Utf8)?;
+        for v in values.as_string::<i32>().iter().flatten() {
+            let d = match parse_distr(v) {
+                Ok(d) => d,
+                Err(e) => return exec_err!("tars_distr_merge: {v:?} is not a Distr histogram: {e}"),
+            };
+            match &mut self.merged {
+                Some(m) => m.merge(&d),
+                None => self.merged = Some(d),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Accumulator for DistrAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        values.first().map_or(Ok(()), |v| self.add(v))
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Utf8(self.merged.as_ref().map(ToString::to_string)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.merged.as_ref().map_or(0, |d| d.buckets().len() * 24)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.update_batch(states)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -25,7 +25,11 @@ pub(crate) struct Config {
     /// `querystat`, `queryproperty`.
     pub(crate) adapters: BTreeMap<Role, AdapterOverride>,
     /// `[stat]`: call-statistics aggregation.
-    pub(crate) stat: StatConfig,
+    pub(crate) stat: PipelineSection,
+    /// `[property]`: business-metric aggregation (same keys as `[stat]`).
+    pub(crate) property: PipelineSection,
+    /// `[notify]`: notifications.
+    pub(crate) notify: NotifySection,
     /// `[storage]`: the embedded store.
     pub(crate) storage: StorageConfig,
     /// `[query]`: SQL and MonitorQuery.
@@ -53,10 +57,10 @@ impl Default for HttpSection {
     }
 }
 
-/// `[stat]`.
+/// `[stat]` and `[property]`: an aggregating pipeline.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct StatConfig {
+pub(crate) struct PipelineSection {
     /// Width of a base slot; must divide 5 minutes.
     pub(crate) slot: HumanDuration,
     /// How often the open slot is checkpointed (what `kill -9` can lose at most).
@@ -65,7 +69,7 @@ pub(crate) struct StatConfig {
     pub(crate) memory_budget: ByteSize,
 }
 
-impl Default for StatConfig {
+impl Default for PipelineSection {
     fn default() -> Self {
         Self {
             slot: HumanDuration(Duration::from_secs(60)),
@@ -75,12 +79,80 @@ impl Default for StatConfig {
     }
 }
 
+impl PipelineSection {
+    /// The pipeline's settings.
+    pub(crate) fn pipeline_config(&self) -> anyhow::Result<tarsmon_ingest::PipelineConfig> {
+        Ok(tarsmon_ingest::PipelineConfig {
+            slot: SlotWidth::new(self.slot.0)?,
+            checkpoint_interval: self.checkpoint_interval.0,
+            memory_budget: usize::try_from(self.memory_budget.0).unwrap_or(usize::MAX),
+            ..tarsmon_ingest::PipelineConfig::default()
+        })
+    }
+
+    fn sanitize(&self, section: &str) -> anyhow::Result<()> {
+        SlotWidth::new(self.slot.0).with_context(|| format!("{section}.slot"))?;
+        if self.checkpoint_interval.0 < Duration::from_millis(100) {
+            bail!("{section}.checkpoint_interval must be at least 100ms");
+        }
+        Ok(())
+    }
+}
+
+/// `[notify]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct NotifySection {
+    /// Width of a slot (notifications are sealed per slot); must divide 5 minutes.
+    pub(crate) slot: HumanDuration,
+    /// Keep at most this many notifications per `server_id` (the newest); 0 = no limit.
+    pub(crate) retain_per_server: usize,
+    /// The open slot is checkpointed this often.
+    pub(crate) checkpoint_interval: HumanDuration,
+    /// Memory for notifications not yet sealed; past it new ones are dropped and counted.
+    pub(crate) memory_budget: ByteSize,
+    /// tarsnotify's `<filter>`: `default` or `App.Server` → substrings separated by `|` or
+    /// `;`; a message containing one is dropped (and counted).
+    pub(crate) filters: BTreeMap<String, String>,
+}
+
+impl Default for NotifySection {
+    fn default() -> Self {
+        Self {
+            slot: HumanDuration(Duration::from_secs(60)),
+            retain_per_server: 100,
+            checkpoint_interval: HumanDuration(Duration::from_secs(5)),
+            memory_budget: ByteSize(64 << 20),
+            filters: BTreeMap::new(),
+        }
+    }
+}
+
+impl NotifySection {
+    /// The pipeline's settings.
+    pub(crate) fn pipeline_config(&self) -> anyhow::Result<tarsmon_ingest::PipelineConfig> {
+        Ok(tarsmon_ingest::PipelineConfig {
+            slot: SlotWidth::new(self.slot.0)?,
+            checkpoint_interval: self.checkpoint_interval.0,
+            memory_budget: usize::try_from(self.memory_budget.0).unwrap_or(usize::MAX),
+            ..tarsmon_ingest::PipelineConfig::default()
+        })
+    }
+
+    /// The filter.
+    pub(crate) fn filter(&self) -> tarsmon_ingest::notify::NotifyFilter {
+        tarsmon_ingest::notify::NotifyFilter::new(self.filters.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+}
+
 /// `[storage]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct StorageConfig {
     /// Data older than this is dropped, by whole hours.
     pub(crate) retention: HumanDuration,
+    /// How often retention (by age, and the notify count limit) runs.
+    pub(crate) retention_interval: HumanDuration,
     /// Wait for `fsync` of the store's write-ahead log on every write (survives power loss,
     /// not only a crash of the process).
     pub(crate) sync_writes: bool,
@@ -88,7 +160,11 @@ pub(crate) struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { retention: HumanDuration(Duration::from_secs(31 * 86_400)), sync_writes: false }
+        Self {
+            retention: HumanDuration(Duration::from_secs(31 * 86_400)),
+            retention_interval: HumanDuration(Duration::from_secs(600)),
+            sync_writes: false,
+        }
     }
 }
 
@@ -145,7 +221,9 @@ impl Default for Config {
             data_dir: PathBuf::from("./tarsmon-data"),
             server: ServerConfig::default(),
             adapters: BTreeMap::new(),
-            stat: StatConfig::default(),
+            stat: PipelineSection::default(),
+            property: PipelineSection::default(),
+            notify: NotifySection::default(),
             storage: StorageConfig::default(),
             query: QuerySection::default(),
             http: HttpSection::default(),
@@ -280,9 +358,14 @@ impl Config {
         if s.idle_timeout.0.is_zero() {
             bail!("server.idle_timeout must be positive");
         }
-        SlotWidth::new(self.stat.slot.0).context("stat.slot")?;
-        if self.stat.checkpoint_interval.0 < Duration::from_millis(100) {
-            bail!("stat.checkpoint_interval must be at least 100ms");
+        self.stat.sanitize("stat")?;
+        self.property.sanitize("property")?;
+        SlotWidth::new(self.notify.slot.0).context("notify.slot")?;
+        if self.notify.checkpoint_interval.0 < Duration::from_millis(100) {
+            bail!("notify.checkpoint_interval must be at least 100ms");
+        }
+        if self.storage.retention_interval.0 < Duration::from_secs(1) {
+            bail!("storage.retention_interval must be at least 1s");
         }
         if self.storage.retention.0 < Duration::from_secs(3600) {
             bail!("storage.retention must be at least 1h");
@@ -392,6 +475,14 @@ mod tests {
         assert!(Config::parse("[server]\nmax_frame_size = \"10 parsecs\"").is_err());
         assert!(Config::parse("[server]\nunknown_key = 1").is_err());
         assert!(Config::parse("[adapters.nosuchrole]\nenabled = false").is_err());
+        let c = Config::parse(
+            "[property]\nslot = \"30s\"\n[notify]\nretain_per_server = 5\n[notify.filters]\ndefault = \"a|b\"\n",
+        )
+        .unwrap();
+        c.sanitize().unwrap();
+        assert_eq!(c.property.slot, HumanDuration(Duration::from_secs(30)));
+        assert!(c.notify.filter().drops("App", "Server", "xbx"));
+        assert!(Config::parse("[property]\nslot = \"7s\"").unwrap().sanitize().is_err());
         assert!(Config::parse("[server]\nmax_frame_size = 10").unwrap().sanitize().is_err());
     }
 

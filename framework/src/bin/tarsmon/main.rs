@@ -8,6 +8,7 @@ mod http_client;
 mod offline;
 mod querystat;
 mod serve;
+mod tables;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,6 +53,9 @@ enum Command {
     /// Send TarsWeb's service-monitor query to querystat and print the rows as TarsWeb shows
     /// them: calls, average time, failure and timeout rate per 5-minute slot (or per group).
     Querystat(querystat::QuerystatArgs),
+    /// Send TarsWeb's property-monitor query to queryproperty and print the value per
+    /// 5-minute slot (or per group), reduced by each policy's own rule.
+    Queryproperty(querystat::QuerypropertyArgs),
     /// Back-fill the classic MySQL tables (`tars_stat_YYYYMMDDHH`, `t_ecstatus`) for a time
     /// range from a data directory no tarsmon is serving (a running tarsmon exports by itself).
     #[cfg(feature = "mysql")]
@@ -135,6 +139,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Querystat(args) => runtime.block_on(querystat::run(args)),
+        Command::Queryproperty(args) => runtime.block_on(querystat::run_property(args)),
         #[cfg(feature = "mysql")]
         Command::ExportMysql(args) => runtime.block_on(export::run(args)),
         Command::Ping { object, locator, timeout_ms } => runtime.block_on(async {

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tarsmon_engine::Store;
-use tarsmon_ingest::time::{SlotWidth, SystemClock};
-use tarsmon_ingest::{Pipeline, PipelineConfig, StatTable};
-use tarsmon_query::{Format, QueryConfig, QueryEngine, TableSource};
+use tarsmon_ingest::time::{Clock, SystemClock};
+use tarsmon_query::{Format, QueryConfig, QueryEngine};
 
 use crate::config::Config;
+use crate::tables::Tables;
 
 pub(crate) async fn sql(config: &Config, query: &str, format: Format) -> anyhow::Result<String> {
     let dir = config.data_dir.join("store");
@@ -19,14 +19,11 @@ pub(crate) async fn sql(config: &Config, query: &str, format: Format) -> anyhow:
     let store = Arc::new(Store::open(&dir, config.storage.store_config()).with_context(|| {
         format!("opening {} (is a tarsmon serving it? then omit --data-dir)", dir.display())
     })?);
-    let stat = Arc::new(Pipeline::<StatTable>::open(
-        store,
-        Arc::new(SystemClock),
-        PipelineConfig { slot: SlotWidth::new(config.stat.slot.0)?, ..PipelineConfig::default() },
-    )?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let tables = Tables::open(config, &store, &clock)?;
     let engine = QueryEngine::start(
         QueryConfig { offset: config.utc_offset()?, threads: config.query.threads, ..QueryConfig::default() },
-        vec![("stat", stat as Arc<dyn TableSource>)],
+        tables.sources(),
     )
     .await?;
     Ok(engine.sql(query).await?.render(format)?)

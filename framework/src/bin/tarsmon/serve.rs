@@ -13,22 +13,22 @@ use tarsmon_framework::metrics::Metrics;
 use tarsmon_framework::roles::Role;
 use tarsmon_framework::servant::Servant;
 use tarsmon_framework::server::Adapter;
+use tarsmon_framework::services::notify::{NotifyCounters, NotifyService};
 use tarsmon_framework::services::pending::PendingRole;
-use tarsmon_framework::services::querystat::QueryStatService;
+use tarsmon_framework::services::property::{PropertyCounters, PropertyService};
+use tarsmon_framework::services::querystat::{QueryPropertyService, QueryStatService};
 use tarsmon_framework::services::registry::Registry;
 use tarsmon_framework::services::stat::StatService;
-use tarsmon_ingest::time::{Clock, SlotWidth, SystemClock};
-use tarsmon_ingest::{Pipeline, PipelineConfig, StatTable};
-use tarsmon_query::{QueryConfig, QueryEngine, TableSource};
+use tarsmon_ingest::time::{Clock, SystemClock};
+use tarsmon_query::{QueryConfig, QueryEngine};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use crate::config::Config;
+use crate::tables::Tables;
 
 /// How often the persister seals ended slots and considers a checkpoint.
 const PERSIST_TICK: Duration = Duration::from_millis(500);
-/// How often retention runs.
-const RETENTION_TICK: Duration = Duration::from_secs(600);
 
 pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
@@ -39,16 +39,7 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("opening the store in {}", store_dir.display()))?,
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let stat = Arc::new(Pipeline::<StatTable>::open(
-        store.clone(),
-        clock.clone(),
-        PipelineConfig {
-            slot: SlotWidth::new(config.stat.slot.0)?,
-            checkpoint_interval: config.stat.checkpoint_interval.0,
-            memory_budget: usize::try_from(config.stat.memory_budget.0).unwrap_or(usize::MAX),
-            ..PipelineConfig::default()
-        },
-    )?);
+    let tables = Tables::open(&config, &store, &clock)?;
     let engine = Arc::new(
         QueryEngine::start(
             QueryConfig {
@@ -56,7 +47,7 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
                 memory_limit: usize::try_from(config.query.memory_limit.0).unwrap_or(usize::MAX),
                 threads: config.query.threads,
             },
-            vec![("stat", stat.clone() as Arc<dyn TableSource>)],
+            tables.sources(),
         )
         .await?,
     );
@@ -80,9 +71,25 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut metrics = Metrics::default();
-    metrics.add_pipeline("stat", stat.clone());
-    let stat_service = Arc::new(StatService::new(stat.clone()));
+    metrics.add_pipeline("stat", tables.stat.clone());
+    metrics.add_pipeline("property", tables.property.clone());
+    metrics.add_pipeline("notify", tables.notify.clone());
+    let stat_service = Arc::new(StatService::new(tables.stat.clone()));
     metrics.set_stat_service(stat_service.clone());
+    let property_service = Arc::new(PropertyService::new(tables.property.clone()));
+    let notify_service = Arc::new(NotifyService::new(
+        tables.notify.clone(),
+        clock.clone(),
+        config.notify.filter(),
+        engine.clone(),
+    ));
+    {
+        let (p, n) = (property_service.clone(), notify_service.clone());
+        metrics.add_extra(Arc::new(move |out: &mut String| {
+            render_property_metrics(p.counters(), out);
+            render_notify_metrics(n.counters(), out);
+        }));
+    }
     #[cfg(feature = "mysql")]
     let mysql_metrics = Arc::new(std::sync::OnceLock::<Arc<tarsmon_compat_mysql::ExporterStats>>::new());
     #[cfg(feature = "mysql")]
@@ -99,7 +106,10 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         let servant: Arc<dyn Servant> = match role {
             Role::Registry => registry.clone(),
             Role::Stat => stat_service.clone(),
+            Role::Property => property_service.clone(),
+            Role::Notify => notify_service.clone(),
             Role::QueryStat => Arc::new(QueryStatService::new(engine.clone())),
+            Role::QueryProperty => Arc::new(QueryPropertyService::new(engine.clone())),
             other => Arc::new(PendingRole::new(other.object())),
         };
         let endpoint = a.endpoint.clone();
@@ -125,7 +135,14 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         let state = HttpState { engine: engine.clone(), metrics: Arc::new(metrics) };
         http_task = Some(tokio::spawn(tarsmon_framework::http::serve(listener, state, shutdown.clone())));
     }
-    let persister = tokio::spawn(persist_loop(stat.clone(), store.clone(), clock.clone(), shutdown.clone()));
+    let persister = tokio::spawn(persist_loop(
+        tables.clone(),
+        store.clone(),
+        clock.clone(),
+        config.notify.retain_per_server,
+        config.storage.retention_interval.0,
+        shutdown.clone(),
+    ));
     // The exporter has its own token: it stops after the last slot is sealed, so that slot is
     // still exported on the next start (its cursor is durable), never half-way.
     #[cfg(feature = "mysql")]
@@ -151,8 +168,8 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let _ = persister.await;
     info!("sealing ended slots and checkpointing the open one");
-    let s = stat.clone();
-    tokio::task::spawn_blocking(move || s.shutdown()).await??;
+    let t = tables.clone();
+    tokio::task::spawn_blocking(move || t.shutdown()).await??;
     #[cfg(feature = "mysql")]
     if let Some((task, token)) = mysql {
         token.cancel();
@@ -165,30 +182,42 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Seals ended slots, checkpoints the open one, and applies retention — off the RPC threads.
 async fn persist_loop(
-    stat: Arc<Pipeline<StatTable>>,
+    tables: Tables,
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
+    notify_keep: usize,
+    retention_every: Duration,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(PERSIST_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_retention = tokio::time::Instant::now() - RETENTION_TICK;
+    // `None` until the first run (right at start; `Instant` cannot go before boot).
+    let mut last_retention: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let (s, st, c) = (stat.clone(), store.clone(), clock.clone());
-        let run_retention = last_retention.elapsed() >= RETENTION_TICK;
+        let (t, st, c) = (tables.clone(), store.clone(), clock.clone());
+        let run_retention = last_retention.is_none_or(|t| t.elapsed() >= retention_every);
         if run_retention {
-            last_retention = tokio::time::Instant::now();
+            last_retention = Some(tokio::time::Instant::now());
         }
         let result = tokio::task::spawn_blocking(move || {
-            s.persist()?;
+            t.persist()?;
             if run_retention {
                 let dropped = st.apply_retention(c.now())?;
                 if dropped > 0 {
                     info!(partitions = dropped, "retention dropped old hour partitions");
+                }
+                // In this task, so it never races the sealing of the same slots.
+                if notify_keep > 0 {
+                    let sealed = t.notify.current_slot();
+                    let r =
+                        tarsmon_ingest::notify::retention::keep_newest_per_server(&st, notify_keep, sealed)?;
+                    if r.removed_rows > 0 {
+                        info!(rows = r.removed_rows, keep = notify_keep, "notify retention removed old rows");
+                    }
                 }
             }
             anyhow::Ok(())
@@ -200,6 +229,77 @@ async fn persist_loop(
             Err(e) => error!(error = %e, "persist task panicked"),
         }
     }
+}
+
+/// Counter families: `(name, help, value)`.
+fn render_counters(rows: &[(&str, &str, u64)], out: &mut String) {
+    use std::fmt::Write;
+    for (name, help, v) in rows {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+    }
+}
+
+fn render_property_metrics(c: &PropertyCounters, out: &mut String) {
+    use std::sync::atomic::Ordering::Relaxed;
+    render_counters(
+        &[
+            ("tarsmon_property_reports_total", "reportPropMsg calls.", c.reports.load(Relaxed)),
+            ("tarsmon_property_values_total", "Property values aggregated.", c.values.load(Relaxed)),
+            (
+                "tarsmon_property_empty_values_total",
+                "Values that carry nothing (untouched Max, Min 0, Avg 0=0): not recorded.",
+                c.empty_values.load(Relaxed),
+            ),
+            (
+                "tarsmon_property_bad_values_total",
+                "Values rejected: not parseable for their policy.",
+                c.bad_values.load(Relaxed),
+            ),
+            (
+                "tarsmon_property_unknown_policies_total",
+                "Values with a non-standard policy (stored, summed).",
+                c.unknown_policies.load(Relaxed),
+            ),
+            (
+                "tarsmon_property_dropped_values_total",
+                "Values dropped: memory budget exhausted.",
+                c.dropped_values.load(Relaxed),
+            ),
+        ],
+        out,
+    );
+}
+
+fn render_notify_metrics(c: &NotifyCounters, out: &mut String) {
+    use std::sync::atomic::Ordering::Relaxed;
+    render_counters(
+        &[
+            ("tarsmon_notify_stored_total", "Notifications stored.", c.stored.load(Relaxed)),
+            (
+                "tarsmon_notify_legacy_total",
+                "Of those, from reportServer/notifyServer.",
+                c.legacy.load(Relaxed),
+            ),
+            ("tarsmon_notify_filtered_total", "Notifications dropped by a filter.", c.filtered.load(Relaxed)),
+            (
+                "tarsmon_notify_bad_sets_total",
+                "Notifications with a malformed sSet.",
+                c.bad_sets.load(Relaxed),
+            ),
+            (
+                "tarsmon_notify_bad_types_total",
+                "Notifications refused: unknown eType.",
+                c.bad_types.load(Relaxed),
+            ),
+            (
+                "tarsmon_notify_dropped_total",
+                "Notifications dropped: memory budget exhausted.",
+                c.dropped.load(Relaxed),
+            ),
+            ("tarsmon_notify_history_queries_total", "getNotifyInfo calls.", c.history_queries.load(Relaxed)),
+        ],
+        out,
+    );
 }
 
 /// The exporter's counters in the Prometheus text format.
