@@ -22,12 +22,16 @@ pub struct ExporterConfig {
     /// `insert2MultiDbs`, which spreads rows over `<statdb><dbN>`). Each entry is a name, or a
     /// table `{ name = "tars_stat", url = "mysql://…" }` for a database on another server.
     pub stat_databases: Vec<StatDatabase>,
-    /// The property database (`tars_property_YYYYMMDDHH` tables). Default `tars_property`.
+    /// The property database (`tars_property_YYYYMMDDHH` tables, `t_ecstatus`), on `url`.
+    /// Default `tars_property`.
     pub property_database: String,
-    /// The database of `t_server_notifys`. Default `db_tars`.
+    /// The database of `t_server_notifys`, on `url`. Default `db_tars`, where TarsWeb reads
+    /// it.
     pub notify_database: String,
     /// The `source_id` column and the suffix of `t_ecstatus.appname`; tarsstat writes its own
     /// IP there (varchar(15)). Default `tarsmon`, the value the `tars_stat` SQL view shows.
+    /// It also names this exporter's markers in `t_tarsmon_export`: several tarsmon instances
+    /// writing to the same databases need distinct values.
     pub source_id: String,
     /// Rows per multi-row `INSERT IGNORE` (tarsstat's `maxInsertCount`). Default 1000, at most
     /// 3000 (19 placeholders per row must stay below MySQL's 65535).
@@ -54,8 +58,10 @@ pub struct ExporterConfig {
     /// Older data can be written with [`crate::export_range`]. Default 1 h.
     #[serde(deserialize_with = "duration")]
     pub initial_lookback: Duration,
-    /// Hourly tables whose day is more than this many days ago are dropped (tarsstat's
-    /// `stat_reserve_time`: default 31, minimum 2). `0` keeps every table.
+    /// Hourly stat and property tables whose day is more than this many days ago are dropped
+    /// (tarsstat's `stat_reserve_time` and tarsproperty's `property_reserve_time`: default 31,
+    /// minimum 2), and so are the export markers of that time. `0` keeps every table.
+    /// `t_server_notifys` is never dropped.
     pub retention_days: u32,
     /// The time zone of the `f_date`/`f_tflag` labels and of the table names, as `+08:00`,
     /// `-05:30` or `UTC` (tarsstat uses the host's local time). Default: unset, which means the
@@ -161,7 +167,10 @@ impl ExporterConfig {
                 self.source_id
             ));
         }
-        if crate::ddl::STAT_TABLE_PREFIX.len() + self.source_id.chars().count() > 64 {
+        if crate::ddl::PROPERTY_TABLE_PREFIX.len().max(crate::ddl::STAT_TABLE_PREFIX.len())
+            + self.source_id.chars().count()
+            > 64
+        {
             return bad("source_id is too long for t_ecstatus.appname".into());
         }
         if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {

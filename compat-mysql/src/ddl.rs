@@ -1,6 +1,7 @@
 //! The DDL of the classic tables, character for character as tarsstat, tarsproperty and
 //! TarsWeb create them (spec §6.4, §7, §4.4), except for `IF NOT EXISTS`: creating a table that
-//! is already there is then not an error, so creation can be retried blindly.
+//! is already there is then not an error, so creation can be retried blindly. Plus the
+//! exporter's own [`export_marker_table`].
 //!
 //! Database and table names are spliced into the statements; callers pass only names checked
 //! by [`crate::ExporterConfig::sanitize`] or built by [`hour_table`].
@@ -13,6 +14,14 @@ pub const STAT_TABLE_PREFIX: &str = "tars_stat_";
 
 /// Prefix of the hourly property tables (hard-coded by tarsqueryproperty in the same way).
 pub const PROPERTY_TABLE_PREFIX: &str = "tars_property_";
+
+/// The notifications table TarsWeb reads (in the notify database).
+pub const SERVER_NOTIFYS_TABLE: &str = "t_server_notifys";
+
+/// The exporter's own bookkeeping table in the property and notify databases: one row per
+/// 5-minute interval (property) or base slot (notify) it has written, committed in the same
+/// transaction as the rows (see [`export_marker_table`]).
+pub const EXPORT_MARKER_TABLE: &str = "t_tarsmon_export";
 
 /// `CREATE DATABASE IF NOT EXISTS` for `db`.
 pub fn create_database(db: &str) -> String {
@@ -99,7 +108,7 @@ pub fn property_table(db: &str, table: &str) -> String {
 /// `t_server_notifys` in `db` (FW 1.4.0's tarsnotify `sql=`, the index names of the SQL file).
 pub fn server_notifys_table(db: &str) -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS `{db}`.`t_server_notifys` (
+        "CREATE TABLE IF NOT EXISTS `{db}`.`{SERVER_NOTIFYS_TABLE}` (
   `id` int(11) NOT NULL AUTO_INCREMENT,
   `application` varchar(128) DEFAULT '',
   `server_name` varchar(128) DEFAULT NULL,
@@ -118,6 +127,27 @@ pub fn server_notifys_table(db: &str) -> String {
   KEY `servernoticetime_i_1` (`notifytime`),
   KEY `indx_1_server_id` (`server_id`),
   KEY `query_index` (`application`,`server_name`,`node_name`,`set_name`,`set_area`,`set_group`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8"
+    )
+}
+
+/// The exporter's marker table in `db`. Not a TARS table: tarsmon's own, because the property
+/// and notify tables have no key that makes a second write of the same rows a no-op (the
+/// property table has no primary key, `t_server_notifys` an `AUTO_INCREMENT` one).
+///
+/// `writer` names the table and the exporter (`property:<source_id>`, `notify:<source_id>`),
+/// `slot` is the start of the written interval or slot in epoch milliseconds, `label` the same
+/// time as people read it. A row is inserted in the transaction that writes the data, so it
+/// exists exactly when the data was committed; InnoDB, so it is transactional and survives a
+/// restart (unlike `t_ecstatus`, a MEMORY table).
+pub fn export_marker_table(db: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS `{db}`.`{EXPORT_MARKER_TABLE}` (
+  `writer` varchar(64) NOT NULL,
+  `slot` bigint(20) NOT NULL,
+  `label` varchar(32) NOT NULL default '',
+  `exported` timestamp NOT NULL default CURRENT_TIMESTAMP,
+  PRIMARY KEY (`writer`,`slot`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8"
     )
 }

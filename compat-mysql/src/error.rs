@@ -44,10 +44,12 @@ pub enum Error {
     /// Reading tarsmon's store (slots, chunks or the cursor) failed.
     #[error("reading the store")]
     Store(#[from] tarsmon_engine::Error),
-    /// A stored `stat` chunk does not have the `stat` schema.
-    #[error("a stat chunk of interval {interval} does not decode")]
+    /// A stored chunk does not have its table's schema.
+    #[error("a {table} chunk of interval {interval} does not decode")]
     Batch {
-        /// Start of the 5-minute interval.
+        /// The store table: `stat`, `property` or `notify`.
+        table: &'static str,
+        /// Start of the 5-minute interval (of the base slot, for `notify`).
         interval: TimestampMs,
         /// Arrow's error.
         #[source]

@@ -12,6 +12,7 @@ use std::collections::hash_map::Entry;
 use arrow::record_batch::RecordBatch;
 use tarsmon_ingest::stat::{LATENCY_BOUNDS, StatKey, StatValue, read_stat_batch};
 use tarsmon_ingest::time::TimestampMs;
+use tarsmon_ingest::{StatTable, TableKind};
 
 use crate::error::{Error, Result};
 
@@ -96,7 +97,7 @@ impl RowKey {
 /// `s` as the column stores it: at most `width` characters, and characters outside the Basic
 /// Multilingual Plane (which MySQL's 3-byte `utf8` cannot hold) replaced by `?`, so that what
 /// is merged here is exactly what MySQL compares.
-fn fit(s: &str, width: usize) -> String {
+pub(crate) fn fit(s: &str, width: usize) -> String {
     s.chars().map(|c| if u32::from(c) > 0xFFFF { '?' } else { c }).take(width).collect()
 }
 
@@ -134,7 +135,11 @@ pub(crate) fn rollup(interval: TimestampMs, batches: &[RecordBatch]) -> Result<V
     let mut rows: Vec<StatRow> = Vec::new();
     let mut index: HashMap<RowKey, usize> = HashMap::new();
     for batch in batches {
-        let decoded = read_stat_batch(batch).map_err(|source| Error::Batch { interval, source })?;
+        let decoded = read_stat_batch(batch).map_err(|source| Error::Batch {
+            table: StatTable::NAME,
+            interval,
+            source,
+        })?;
         for (_, key, value) in decoded {
             let key = RowKey::of(&key);
             match index.entry(key.collated()) {

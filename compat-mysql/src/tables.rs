@@ -1,48 +1,89 @@
-//! [`TableManager`]: creates databases and hourly tables ahead of time and drops old ones.
+//! [`TableManager`]: creates databases and tables ahead of time and drops old ones.
 //!
 //! tarsstat creates a day's 24 tables lazily, on the first insert of that day, and caches the
-//! day as done even when a `CREATE` failed (spec §6.3, §10.1). Here the tables of today and
-//! tomorrow — and, on the first start, yesterday's, which TarsWeb's comparison view reads —
-//! exist before any data needs them; only a table seen to exist is remembered, so a failed
-//! `CREATE` is tried again on the next tick (and counted in [`crate::ExporterStats`]); and a
-//! failed insert forgets what was remembered about its database.
+//! day as done even when a `CREATE` failed (spec §6.3, §10.1); tarsproperty runs the same
+//! lazy creation without the cache (§7). Here the hourly tables of today and tomorrow — and,
+//! on the first start, yesterday's, which TarsWeb's comparison view reads — exist in every
+//! stat database and in the property database before any data needs them; only a table seen
+//! to exist is remembered, so a failed `CREATE` is tried again on the next tick (and counted
+//! in [`crate::ExporterStats`]); and a failed insert forgets what was remembered about its
+//! database. The notify database gets `t_server_notifys` (which TarsWeb otherwise creates)
+//! the same way.
 
 use std::collections::HashSet;
 
 use chrono::{Days, NaiveDate};
 use tracing::{info, warn};
 
-use crate::ddl::{self, STAT_TABLE_PREFIX};
+use crate::ddl::{self, PROPERTY_TABLE_PREFIX, SERVER_NOTIFYS_TABLE, STAT_TABLE_PREFIX};
 use crate::error::Result;
 use crate::server::Server;
 use crate::stats::ExporterStats;
 
-/// One call-statistics database: its server (an index into the exporter's servers) and name.
+/// Which classic table family a database with hourly tables holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hourly {
+    /// `tars_stat_YYYYMMDDHH` (+ `t_ecstatus`).
+    Stat,
+    /// `tars_property_YYYYMMDDHH` (+ `t_ecstatus` and the export markers).
+    Property,
+}
+
+impl Hourly {
+    /// The prefix of the hourly tables.
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            Hourly::Stat => STAT_TABLE_PREFIX,
+            Hourly::Property => PROPERTY_TABLE_PREFIX,
+        }
+    }
+
+    fn create_table(self, db: &str, table: &str) -> String {
+        match self {
+            Hourly::Stat => ddl::stat_table(db, table),
+            Hourly::Property => ddl::property_table(db, table),
+        }
+    }
+}
+
+/// One database with hourly tables: its server (an index into the exporter's servers), name
+/// and table family.
 #[derive(Debug, Clone)]
-pub(crate) struct StatDb {
+pub(crate) struct HourlyDb {
+    pub(crate) server: usize,
+    pub(crate) name: String,
+    pub(crate) kind: Hourly,
+}
+
+/// The notify database.
+#[derive(Debug, Clone)]
+pub(crate) struct NotifyDb {
     pub(crate) server: usize,
     pub(crate) name: String,
 }
 
-/// What is known to exist in the stat databases.
+/// What is known to exist in the exporter's databases.
 #[derive(Debug, Default)]
 pub(crate) struct TableManager {
-    /// Databases (indexes into the stat databases) whose database and `t_ecstatus` exist and
-    /// whose hourly tables are listed in `known`.
+    /// Hourly databases (indexes into the exporter's hourly databases) whose database and
+    /// fixed tables (`t_ecstatus`, markers) exist and whose hourly tables are listed in
+    /// `known`.
     ready: HashSet<usize>,
     /// `(database index, table name)` of the hourly tables seen to exist.
     known: HashSet<(usize, String)>,
+    /// Whether the notify database, `t_server_notifys` and its markers are known to exist.
+    notify_ready: bool,
     /// The day before the first start, until its tables exist in every database.
     yesterday: Option<NaiveDate>,
     started: bool,
 }
 
 impl TableManager {
-    /// Makes sure database `i`, its `t_ecstatus` and table `table` exist.
+    /// Makes sure hourly database `i`, its fixed tables and table `table` exist.
     pub(crate) async fn ensure_table(
         &mut self,
         servers: &[Server],
-        dbs: &[StatDb],
+        dbs: &[HourlyDb],
         i: usize,
         table: &str,
         stats: &ExporterStats,
@@ -54,7 +95,7 @@ impl TableManager {
         let db = &dbs[i];
         let server = &servers[db.server];
         let what = format!("CREATE TABLE {}.{table}", db.name);
-        if let Err(e) = server.execute(&what, ddl::stat_table(&db.name, table)).await {
+        if let Err(e) = server.execute(&what, db.kind.create_table(&db.name, table)).await {
             stats.record_table_error(&e);
             return Err(e);
         }
@@ -66,7 +107,7 @@ impl TableManager {
     async fn ensure_database(
         &mut self,
         servers: &[Server],
-        dbs: &[StatDb],
+        dbs: &[HourlyDb],
         i: usize,
         stats: &ExporterStats,
     ) -> Result<()> {
@@ -76,16 +117,14 @@ impl TableManager {
         let db = &dbs[i];
         let server = &servers[db.server];
         let result = async {
-            if !server.has_database(&db.name).await? {
-                server
-                    .execute(&format!("CREATE DATABASE {}", db.name), ddl::create_database(&db.name))
-                    .await?;
-                info!(server = %server.name, database = %db.name, "created database");
-            }
+            create_database(server, &db.name).await?;
             server
                 .execute(&format!("CREATE TABLE {}.t_ecstatus", db.name), ddl::ecstatus_table(&db.name))
                 .await?;
-            server.tables(&db.name, STAT_TABLE_PREFIX).await
+            if db.kind == Hourly::Property {
+                create_markers(server, &db.name).await?;
+            }
+            server.tables(&db.name, db.kind.prefix()).await
         }
         .await;
         match result {
@@ -102,13 +141,67 @@ impl TableManager {
         }
     }
 
+    /// Makes sure the notify database, `t_server_notifys` and the export markers exist.
+    pub(crate) async fn ensure_notify(
+        &mut self,
+        servers: &[Server],
+        db: &NotifyDb,
+        stats: &ExporterStats,
+    ) -> Result<()> {
+        if self.notify_ready {
+            return Ok(());
+        }
+        let server = &servers[db.server];
+        let result = async {
+            create_database(server, &db.name).await?;
+            // Listed first so that only a real creation is counted.
+            let exists = server
+                .tables(&db.name, SERVER_NOTIFYS_TABLE)
+                .await?
+                .iter()
+                .any(|t| t == SERVER_NOTIFYS_TABLE);
+            if !exists {
+                server
+                    .execute(
+                        &format!("CREATE TABLE {}.{SERVER_NOTIFYS_TABLE}", db.name),
+                        ddl::server_notifys_table(&db.name),
+                    )
+                    .await?;
+                stats.table_created();
+                info!(database = %db.name, "created {SERVER_NOTIFYS_TABLE}");
+            }
+            create_markers(server, &db.name).await
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                self.notify_ready = true;
+                Ok(())
+            }
+            Err(e) => {
+                stats.record_table_error(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether hourly database `i` was seen ready (its fixed tables exist).
+    pub(crate) fn is_ready(&self, i: usize) -> bool {
+        self.ready.contains(&i)
+    }
+
+    /// Whether the notify database was seen ready.
+    pub(crate) fn notify_is_ready(&self) -> bool {
+        self.notify_ready
+    }
+
     /// Creates the missing hourly tables of today and tomorrow (local `today`), plus those of
-    /// the day before the first call. Tries every database even when one fails; returns the
-    /// first error.
+    /// the day before the first call, in every hourly database. Tries every database even
+    /// when one fails; returns the first error.
     pub(crate) async fn ensure_days(
         &mut self,
         servers: &[Server],
-        dbs: &[StatDb],
+        dbs: &[HourlyDb],
         today: NaiveDate,
         stats: &ExporterStats,
     ) -> Result<()> {
@@ -124,7 +217,7 @@ impl TableManager {
         'dbs: for (i, db) in dbs.iter().enumerate() {
             for &day in &days {
                 for hour in 0..24 {
-                    let table = ddl::hour_table(STAT_TABLE_PREFIX, day, hour);
+                    let table = ddl::hour_table(db.kind.prefix(), day, hour);
                     if let Err(e) = self.ensure_table(servers, dbs, i, &table, stats).await {
                         warn!(database = %db.name, table, error = %crate::stats::error_chain(&e),
                             "creating an hourly table failed; retrying on the next tick");
@@ -140,24 +233,30 @@ impl TableManager {
         }
         // Keep the cache to what can still be asked for: a day back at most.
         let oldest = today.checked_sub_days(Days::new(1)).unwrap_or(today);
-        self.known
-            .retain(|(_, t)| ddl::parse_hour_table(STAT_TABLE_PREFIX, t).is_none_or(|(d, _)| d >= oldest));
+        self.known.retain(|(i, t)| {
+            ddl::parse_hour_table(dbs[*i].kind.prefix(), t).is_none_or(|(d, _)| d >= oldest)
+        });
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Forgets what is known about database `i` (after a failed write: a table may have been
-    /// dropped behind the exporter's back, or the server restarted).
+    /// Forgets what is known about hourly database `i` (after a failed write: a table may
+    /// have been dropped behind the exporter's back, or the server restarted).
     pub(crate) fn forget(&mut self, i: usize) {
         self.ready.remove(&i);
         self.known.retain(|(j, _)| *j != i);
     }
 
-    /// Drops the hourly tables of every stat database whose day is before `keep_from`.
+    /// Forgets that the notify tables exist (after a failed write).
+    pub(crate) fn forget_notify(&mut self) {
+        self.notify_ready = false;
+    }
+
+    /// Drops the hourly tables of every hourly database whose day is before `keep_from`.
     /// Returns how many were dropped; tries every database, returns the first error.
     pub(crate) async fn drop_before(
         &mut self,
         servers: &[Server],
-        dbs: &[StatDb],
+        dbs: &[HourlyDb],
         keep_from: NaiveDate,
         stats: &ExporterStats,
     ) -> Result<usize> {
@@ -165,7 +264,8 @@ impl TableManager {
         let mut first_error = None;
         for (i, db) in dbs.iter().enumerate() {
             let server = &servers[db.server];
-            let tables = match server.tables(&db.name, STAT_TABLE_PREFIX).await {
+            let prefix = db.kind.prefix();
+            let tables = match server.tables(&db.name, prefix).await {
                 Ok(t) => t,
                 Err(e) => {
                     stats.record_table_error(&e);
@@ -175,7 +275,7 @@ impl TableManager {
             };
             let mut old: Vec<String> = tables
                 .into_iter()
-                .filter(|t| ddl::parse_hour_table(STAT_TABLE_PREFIX, t).is_some_and(|(d, _)| d < keep_from))
+                .filter(|t| ddl::parse_hour_table(prefix, t).is_some_and(|(d, _)| d < keep_from))
                 .collect();
             old.sort();
             for table in old {
@@ -197,4 +297,20 @@ impl TableManager {
         }
         first_error.map_or(Ok(dropped), Err)
     }
+}
+
+/// Creates database `name` on `server` when it is missing.
+async fn create_database(server: &Server, name: &str) -> Result<()> {
+    if !server.has_database(name).await? {
+        server.execute(&format!("CREATE DATABASE {name}"), ddl::create_database(name)).await?;
+        info!(server = %server.name, database = %name, "created database");
+    }
+    Ok(())
+}
+
+/// Creates the export marker table in `db`.
+async fn create_markers(server: &Server, db: &str) -> Result<()> {
+    server
+        .execute(&format!("CREATE TABLE {db}.{}", ddl::EXPORT_MARKER_TABLE), ddl::export_marker_table(db))
+        .await
 }

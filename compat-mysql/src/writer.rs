@@ -1,9 +1,9 @@
-//! Writing the rows of one 5-minute interval into one stat database.
+//! Writing the rows of one 5-minute interval into one stat database, and `t_ecstatus`.
 
 use std::fmt::Write as _;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Params, TxOpts, Value};
+use mysql_async::{Conn, Params, TxOpts, Value};
 use tarsmon_ingest::time::TarsLabel;
 
 use crate::error::Result;
@@ -58,19 +58,28 @@ pub(crate) async fn write_interval(server: &Server, w: IntervalWrite<'_>) -> Res
                 tx.exec_drop(sql, Params::Positional(values)).await?;
             }
             tx.commit().await?;
-            // tarsstat's updateEcsStatus (UPDATE, else REPLACE) as one statement; GREATEST so a
-            // back-fill of older intervals never moves `lasttime` back.
-            conn.exec_drop(
-                format!(
-                    "INSERT INTO `{}`.`t_ecstatus` (appname, action, checkint, lasttime) VALUES (?, 0, 5, ?) \
-                     ON DUPLICATE KEY UPDATE lasttime = GREATEST(lasttime, VALUES(lasttime)), checkint = 5",
-                    w.db
-                ),
-                (appname, lasttime),
-            )
-            .await
+            update_ecstatus(&mut conn, w.db, appname, lasttime).await
         })
         .await
+}
+
+/// tarsstat's and tarsproperty's `updateEcsStatus` (UPDATE, else REPLACE) as one statement:
+/// `t_ecstatus.lasttime` of `appname` in `db` becomes `lasttime` (`"YYYYMMDD HHMM"`), with
+/// `GREATEST` so that a back-fill of older intervals never moves it back.
+pub(crate) async fn update_ecstatus(
+    conn: &mut Conn,
+    db: &str,
+    appname: String,
+    lasttime: String,
+) -> mysql_async::Result<()> {
+    conn.exec_drop(
+        format!(
+            "INSERT INTO `{db}`.`t_ecstatus` (appname, action, checkint, lasttime) VALUES (?, 0, 5, ?) \
+             ON DUPLICATE KEY UPDATE lasttime = GREATEST(lasttime, VALUES(lasttime)), checkint = 5"
+        ),
+        (appname, lasttime),
+    )
+    .await
 }
 
 /// `INSERT IGNORE INTO db.table (…) VALUES (?,…),…` for `rows` rows.

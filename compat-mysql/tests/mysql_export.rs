@@ -197,7 +197,17 @@ async fn a_fresh_server_gets_yesterdays_todays_and_tomorrows_tables() {
     expected.push("t_ecstatus".into());
     expected.sort();
     assert_eq!(tables, expected);
-    assert_eq!(exporter.stats().snapshot().tables_created, 72);
+    // The same hours of tars_property, and t_server_notifys.
+    let tables = table_names(&db, "tars_property").await;
+    let mut expected: Vec<String> = ["20240115", "20240116", "20240117"]
+        .iter()
+        .flat_map(|d| (0..24).map(move |h| format!("tars_property_{d}{h:02}")))
+        .collect();
+    expected.extend(["t_ecstatus".into(), "t_tarsmon_export".into()]);
+    expected.sort();
+    assert_eq!(tables, expected);
+    assert_eq!(table_names(&db, "db_tars").await, vec!["t_server_notifys", "t_tarsmon_export"]);
+    assert_eq!(exporter.stats().snapshot().tables_created, 72 + 72 + 1);
 
     // Day rollover: the day after tomorrow appears; nothing is dropped.
     clock.set(at("2024-01-16 16:01:00"));
@@ -207,24 +217,27 @@ async fn a_fresh_server_gets_yesterdays_todays_and_tomorrows_tables() {
     assert!(tables.contains(&"tars_stat_2024011823".to_owned()));
     exporter.close().await;
 
-    // The other DDL of the original is valid on a real server.
-    db.admin(&ddl::create_database("tars_property")).await;
+    // Every DDL can run again over what exists (IF NOT EXISTS).
     db.admin(&ddl::property_table("tars_property", "tars_property_2024011509")).await;
     db.admin(&ddl::ecstatus_table("tars_property")).await;
-    db.admin(&ddl::create_database("db_tars")).await;
+    db.admin(&ddl::export_marker_table("tars_property")).await;
     db.admin(&ddl::server_notifys_table("db_tars")).await;
-    db.admin(&ddl::server_notifys_table("db_tars")).await; // IF NOT EXISTS
-    assert_eq!(table_names(&db, "tars_property").await, vec!["t_ecstatus", "tars_property_2024011509"]);
-    assert_eq!(table_names(&db, "db_tars").await, vec!["t_server_notifys"]);
+    assert_eq!(table_names(&db, "db_tars").await, vec!["t_server_notifys", "t_tarsmon_export"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_create_is_retried_reported_and_recovers() {
     let db = MariaDb::start().await;
-    db.admin("CREATE DATABASE tars_stat").await;
     db.admin("CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY 'pw'").await;
-    // Everything but CREATE.
-    db.admin("GRANT SELECT, INSERT, UPDATE, DELETE, DROP ON tars_stat.* TO 'exporter'@'127.0.0.1'").await;
+    let databases = ["tars_stat", "tars_property", "db_tars"];
+    for name in databases {
+        db.admin(&format!("CREATE DATABASE {name}")).await;
+        // Everything but CREATE.
+        db.admin(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE, DROP ON {name}.* TO 'exporter'@'127.0.0.1'"
+        ))
+        .await;
+    }
     let (_dir, store) = temp_store();
     write_slot(&store, at("2024-01-15 01:55:00"), &[(key("get", Source::Client), calls(3, 4, 0))]);
     let clock = Arc::new(ManualClock::new(at("2024-01-15 02:01:00")));
@@ -243,8 +256,10 @@ async fn a_failed_create_is_retried_reported_and_recovers() {
     assert_eq!(stored_cursor(&store), Some(at("2024-01-15 01:55:00")));
     assert!(table_names(&db, "tars_stat").await.is_empty());
 
-    // The DBA fixes the grant: the next tick creates everything and exports the interval.
-    db.admin("GRANT CREATE ON tars_stat.* TO 'exporter'@'127.0.0.1'").await;
+    // The DBA fixes the grants: the next tick creates everything and exports the interval.
+    for name in databases {
+        db.admin(&format!("GRANT CREATE ON {name}.* TO 'exporter'@'127.0.0.1'")).await;
+    }
     let report = exporter.tick().await.unwrap();
     assert_eq!((report.exported_intervals, report.backlog_intervals), (1, 0));
     assert_eq!(stored_cursor(&store), Some(at("2024-01-15 02:00:00")));
