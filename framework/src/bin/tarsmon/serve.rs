@@ -328,6 +328,27 @@ fn render_mysql_metrics(s: &tarsmon_compat_mysql::ExporterStatsSnapshot, out: &m
             s.table_errors,
         ),
         ("tarsmon_mysql_tables_created_total", "Hourly tables created.", "counter", s.tables_created),
+        ("tarsmon_mysql_stat_rows_total", "Rows written to tars_stat_*.", "counter", s.stat_rows),
+        ("tarsmon_mysql_property_rows_total", "Rows written to tars_property_*.", "counter", s.property_rows),
+        ("tarsmon_mysql_notify_rows_total", "Rows written to t_server_notifys.", "counter", s.notify_rows),
+        (
+            "tarsmon_mysql_property_backlog_intervals",
+            "Complete property intervals not yet exported.",
+            "gauge",
+            s.property_backlog_intervals,
+        ),
+        (
+            "tarsmon_mysql_notify_backlog_slots",
+            "Sealed notification slots not yet exported.",
+            "gauge",
+            s.notify_backlog_slots,
+        ),
+        (
+            "tarsmon_mysql_already_written_total",
+            "Intervals or slots found already exported (marker committed) and skipped.",
+            "counter",
+            s.already_written,
+        ),
         (
             "tarsmon_mysql_tables_dropped_total",
             "Hourly tables dropped by retention.",
