@@ -39,12 +39,17 @@ mod tests {
     #[test]
     fn own_cpu_time_is_readable_and_grows() {
         let a = cpu_time(None).expect("linux /proc");
+        // Burn CPU until the clock-tick-grained counter moves (or give up after 10 s of wall
+        // time): the loop must not be optimised away, and one tick may be 10 ms or more.
+        let start = std::time::Instant::now();
+        let mut b = a;
         let mut x = 0u64;
-        for i in 0..30_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
+        while b <= a && start.elapsed() < std::time::Duration::from_secs(10) {
+            for i in 0..1_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+            b = cpu_time(None).expect("linux /proc");
         }
-        std::hint::black_box(x);
-        let b = cpu_time(None).expect("linux /proc");
         assert!(b > a, "{a:?} then {b:?}");
     }
 }
