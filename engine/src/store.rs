@@ -151,17 +151,7 @@ impl Store {
     ///
     /// Reads one snapshot: writes that land during the scan are either all seen or not at all.
     pub fn scan(&self, table: &str, from: TimestampMs, to: TimestampMs) -> Result<Vec<RecordBatch>> {
-        let mut batches = Vec::new();
-        self.walk_chunks(table, from, to, |chunk, value| {
-            let batch = decode_chunk(value).map_err(|source| Error::Chunk {
-                table: table.to_owned(),
-                slot: chunk.slot,
-                source,
-            })?;
-            batches.push(batch);
-            Ok(())
-        })?;
-        Ok(batches)
+        Ok(self.scan_slots(table, from, to)?.into_iter().map(|(_, batch)| batch).collect())
     }
 
     /// Like [`Store::scan`], with each chunk's slot.

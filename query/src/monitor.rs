@@ -151,7 +151,8 @@ enum FieldKind {
     Date,
 }
 
-fn quote(s: &str) -> String {
+/// `s` as an SQL string literal.
+pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 

@@ -6,6 +6,7 @@ use datafusion::arrow::datatypes::TimestampMillisecondType;
 use tarsmon_ingest::notify::NotifyLevel;
 
 use crate::error::Result;
+use crate::monitor::quote;
 use crate::session::QueryEngine;
 
 /// One entry of a server's notification history.
@@ -19,10 +20,6 @@ pub struct NotifyHistoryRow {
     pub level: i32,
     /// The message.
     pub message: String,
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 impl QueryEngine {

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tarsmon_ingest::PropertyTable;
 use tarsmon_ingest::buckets::Update;
 use tarsmon_ingest::pipeline::Pipeline;
-use tarsmon_ingest::property::{PropertyKeyRef, parse_report};
+use tarsmon_ingest::property::{Policy, PropertyKeyRef, parse_report};
 use tracing::debug;
 
 use crate::idl::property::{StatPropMsgBody, StatPropMsgHead, property_f};
@@ -81,7 +81,7 @@ impl PropertyService {
                         continue;
                     }
                 };
-                if !tarsmon_ingest::property::Policy::parse(&info.policy).is_known() {
+                if Policy::known(&info.policy).is_none() {
                     unknown += 1;
                 }
                 let key = PropertyKeyRef {
