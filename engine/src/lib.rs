@@ -29,7 +29,7 @@ mod key;
 mod store;
 mod time;
 
-pub use chunk::{decode_chunk, encode_chunk};
+pub use chunk::{ChunkFilter, TextEquals, decode_chunk, decode_chunk_columns, encode_chunk};
 pub use config::StoreConfig;
 pub use error::{ChunkError, Error, Result};
 pub use store::Store;

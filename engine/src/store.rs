@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use arrow::record_batch::RecordBatch;
 use rocksdb::{DB, DBCompressionType, DBRawIterator, Options, ReadOptions, WriteBatch, WriteOptions};
 
-use crate::chunk::{decode_chunk, encode_chunk};
+use crate::chunk::{ChunkFilter, decode_chunk, decode_chunk_columns, encode_chunk};
 use crate::config::StoreConfig;
 use crate::error::{ChunkError, Error, Result};
 use crate::key::{self, ChunkKey};
@@ -151,7 +151,49 @@ impl Store {
     ///
     /// Reads one snapshot: writes that land during the scan are either all seen or not at all.
     pub fn scan(&self, table: &str, from: TimestampMs, to: TimestampMs) -> Result<Vec<RecordBatch>> {
-        Ok(self.scan_slots(table, from, to)?.into_iter().map(|(_, batch)| batch).collect())
+        self.scan_columns(table, from, to, ChunkFilter::default())
+    }
+
+    /// Like [`Store::scan`], decoding only what `filter` asks for (see [`ChunkFilter`]: some
+    /// columns, and rows that may match some text conditions). Many chunks are decoded on
+    /// several threads (one per core), since decoding, not reading, is most of a scan.
+    pub fn scan_columns(
+        &self,
+        table: &str,
+        from: TimestampMs,
+        to: TimestampMs,
+        filter: ChunkFilter<'_>,
+    ) -> Result<Vec<RecordBatch>> {
+        let mut raw: Vec<(TimestampMs, Vec<u8>)> = Vec::new();
+        self.walk_chunks(table, from, to, |chunk, value| {
+            raw.push((chunk.slot, value.to_vec()));
+            Ok(())
+        })?;
+        let decode = |part: &[(TimestampMs, Vec<u8>)]| -> Result<Vec<RecordBatch>> {
+            part.iter()
+                .map(|(slot, bytes)| {
+                    decode_chunk_columns(bytes, filter).map_err(|source| Error::Chunk {
+                        table: table.to_owned(),
+                        slot: *slot,
+                        source,
+                    })
+                })
+                .collect()
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(raw.len() / 4).max(1);
+        if threads == 1 {
+            return decode(&raw);
+        }
+        let per_thread = raw.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = raw.chunks(per_thread).map(|part| s.spawn(move || decode(part))).collect();
+            let mut out = Vec::with_capacity(raw.len());
+            for part in parts {
+                // Decoding catches Arrow's panics itself; one here is a bug, passed on as is.
+                out.extend(part.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
+            }
+            Ok(out)
+        })
     }
 
     /// Like [`Store::scan`], with each chunk's slot.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use arrow::array::RecordBatch;
 use hashbrown::Equivalent;
 use parking_lot::{Mutex, RwLock};
-use tarsmon_engine::Store;
+use tarsmon_engine::{ChunkFilter, Store};
 use tracing::{info, warn};
 
 use crate::buckets::{Buckets, SlotRows, Update};
@@ -275,14 +275,31 @@ impl<T: TableKind> Pipeline<T> {
 
     /// Every row with slot in `[from, to)`: sealed slots from the store plus the open ones.
     pub fn scan(&self, from: TimestampMs, to: TimestampMs) -> Result<Vec<RecordBatch>> {
+        self.scan_columns(from, to, ChunkFilter::default())
+    }
+
+    /// Like [`Self::scan`], with only the columns `filter.projection` lists (indices into
+    /// [`TableKind::schema`], in that order), and without some of the rows that fail
+    /// `filter.text_equals`: sealed chunks drop them while decoding, open slots keep them
+    /// (the filter is a hint; see [`ChunkFilter`]).
+    pub fn scan_columns(
+        &self,
+        from: TimestampMs,
+        to: TimestampMs,
+        filter: ChunkFilter<'_>,
+    ) -> Result<Vec<RecordBatch>> {
         let _handover = self.handover.read();
-        let mut out = self.store.scan(T::NAME, from, to)?;
+        let mut out = self.store.scan_columns(T::NAME, from, to, filter)?;
         let in_range = |slot: &TimestampMs| *slot >= from && *slot < to;
+        let project = |batch: RecordBatch| match filter.projection {
+            Some(p) => batch.project(p),
+            None => Ok(batch),
+        };
         for (slot, rows) in self.unwritten.lock().iter().filter(|(s, _)| in_range(s)) {
-            out.push(T::to_batch(*slot, rows.iter()));
+            out.push(project(T::to_batch(*slot, rows.iter()))?);
         }
         for (slot, rows) in self.buckets.snapshot().iter().filter(|(s, _)| in_range(s)) {
-            out.push(T::to_batch(*slot, rows.iter()));
+            out.push(project(T::to_batch(*slot, rows.iter()))?);
         }
         Ok(out)
     }

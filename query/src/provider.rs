@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableType;
@@ -12,6 +12,7 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use tarsmon_engine::{ChunkFilter, TextEquals};
 use tarsmon_ingest::time::TimestampMs;
 
 use crate::source::TableSource;
@@ -20,7 +21,9 @@ use crate::source::TableSource;
 pub const TIME_COLUMN: &str = "time";
 
 /// Exposes a [`TableSource`] to SQL. Filters on `time` (comparisons with timestamp literals,
-/// `BETWEEN`) narrow the slots read; DataFusion still applies them to the rows.
+/// `BETWEEN`) narrow the slots read; filters `text_column = 'literal'` (or `LIKE` a literal
+/// without wildcards) drop rows while chunks are decoded, before their strings are built; only
+/// the columns the query uses are decoded. DataFusion still applies every filter to the rows.
 #[derive(Debug)]
 pub struct SlotTableProvider {
     source: Arc<dyn TableSource>,
@@ -110,6 +113,44 @@ pub(crate) fn time_range(filter: &Expr) -> Option<TimeRange> {
     }
 }
 
+/// `column = 'text'`, `'text' = column` or `column LIKE 'text'` (no wildcard or escape in
+/// the pattern, case-sensitive) on a `Utf8` column of `schema`: the column's index and the
+/// text.
+pub(crate) fn text_equals(filter: &Expr, schema: &Schema) -> Option<TextEquals> {
+    let text_column = |e: &Expr| match e {
+        Expr::Column(c) => {
+            let i = schema.index_of(&c.name).ok()?;
+            (schema.field(i).data_type() == &DataType::Utf8).then_some(i)
+        }
+        _ => None,
+    };
+    let text = |e: &Expr| match e {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(v)) | ScalarValue::Utf8View(Some(v)) | ScalarValue::LargeUtf8(Some(v)),
+            _,
+        ) => Some(v.clone()),
+        _ => None,
+    };
+    let (column, value) = match filter {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) => {
+            match (text_column(left), text_column(right)) {
+                (Some(c), None) => (c, text(right)?),
+                (None, Some(c)) => (c, text(left)?),
+                _ => return None,
+            }
+        }
+        Expr::Like(like) if !like.negated && !like.case_insensitive && like.escape_char.is_none() => {
+            let value = text(&like.pattern)?;
+            if value.contains(['%', '_', '\\']) {
+                return None;
+            }
+            (text_column(&like.expr)?, value)
+        }
+        _ => return None,
+    };
+    Some(TextEquals { column, value })
+}
+
 #[async_trait]
 impl TableProvider for SlotTableProvider {
     fn schema(&self) -> SchemaRef {
@@ -121,12 +162,17 @@ impl TableProvider for SlotTableProvider {
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        let schema = self.schema();
         Ok(filters
             .iter()
-            .map(|f| match time_range(f) {
-                // Slots are pruned, rows are not: DataFusion must still apply the filter.
-                Some(_) => TableProviderFilterPushDown::Inexact,
-                None => TableProviderFilterPushDown::Unsupported,
+            .map(|f| {
+                if time_range(f).is_some() || text_equals(f, &schema).is_some() {
+                    // Slots and chunks are pruned, not every row: DataFusion must still apply
+                    // the filter.
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
             })
             .collect())
     }
@@ -139,19 +185,27 @@ impl TableProvider for SlotTableProvider {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let range = filters.iter().filter_map(time_range).fold(TimeRange::ALL, TimeRange::intersect);
+        let text: Vec<TextEquals> = filters.iter().filter_map(|f| text_equals(f, &self.schema())).collect();
         let source = self.source.clone();
+        let schema = match projection {
+            Some(p) => Arc::new(self.schema().project(p)?),
+            None => self.schema(),
+        };
+        // Only the columns the query uses are decoded.
+        let columns = projection.cloned();
         // The store read blocks; keep it off the query runtime's workers.
         let batches = tokio::task::spawn_blocking(move || {
             if range.from >= range.to {
                 return Ok(Vec::new());
             }
-            source.scan(TimestampMs(range.from), TimestampMs(range.to))
+            let filter = ChunkFilter { projection: columns.as_deref(), text_equals: &text };
+            source.scan(TimestampMs(range.from), TimestampMs(range.to), filter)
         })
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let partitions = split(batches, 2);
-        Ok(MemorySourceConfig::try_new_exec(&partitions, self.schema(), projection.cloned())?)
+        Ok(MemorySourceConfig::try_new_exec(&partitions, schema, None)?)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use tarsmon_engine::ChunkFilter;
 use tarsmon_ingest::time::TimestampMs;
 use tarsmon_ingest::{Pipeline, TableKind};
 
@@ -11,9 +12,12 @@ use crate::error::Result;
 pub trait TableSource: Send + Sync + std::fmt::Debug + 'static {
     /// The table's schema.
     fn schema(&self) -> SchemaRef;
-    /// Every row with `time` in `[from, to)`, sealed and open alike, each exactly once.
-    /// Blocking (it reads the store).
-    fn scan(&self, from: TimestampMs, to: TimestampMs) -> Result<Vec<RecordBatch>>;
+    /// Every row with `time` in `[from, to)`, sealed and open alike, each exactly once, with
+    /// only the columns `filter.projection` lists (indices into [`Self::schema`], in that
+    /// order) or all of them, and without some or all of the rows that fail
+    /// `filter.text_equals` (a hint: the caller applies its conditions again). Blocking (it
+    /// reads the store).
+    fn scan(&self, from: TimestampMs, to: TimestampMs, filter: ChunkFilter<'_>) -> Result<Vec<RecordBatch>>;
     /// The start of the first slot not yet sealed (data before it is final).
     fn open_from(&self) -> TimestampMs;
 }
@@ -23,8 +27,8 @@ impl<T: TableKind> TableSource for Pipeline<T> {
         T::schema()
     }
 
-    fn scan(&self, from: TimestampMs, to: TimestampMs) -> Result<Vec<RecordBatch>> {
-        Ok(Pipeline::scan(self, from, to)?)
+    fn scan(&self, from: TimestampMs, to: TimestampMs, filter: ChunkFilter<'_>) -> Result<Vec<RecordBatch>> {
+        Ok(Pipeline::scan_columns(self, from, to, filter)?)
     }
 
     fn open_from(&self) -> TimestampMs {

@@ -183,6 +183,21 @@ proptest! {
             assert_eq!(int_rows(&w.engine, sql).await, by_key);
             let flags = int_rows(&w.engine, "SELECT f_tflag, sum(succ_count) FROM tars_stat GROUP BY f_tflag").await;
             assert_eq!(flags, by_flag);
+            // Equality and wildcard-free LIKE on text columns are applied while chunks are
+            // decoded; the answers must not change (nor for a wildcard, not pushed down).
+            for (cond, wanted) in [
+                ("master_name = 'App.M1'", "|App.M1|"),
+                ("master_name LIKE 'App.M2'", "|App.M2|"),
+                ("'f3' = interface_name", "|f3"),
+                ("master_name LIKE 'App.M%' AND source = 'server'", "server|"),
+            ] {
+                let sql = format!("SELECT concat(source, '|', master_name, '|', interface_name), sum(succ_count) FROM stat WHERE {cond} GROUP BY 1");
+                let want: BTreeMap<String, i64> =
+                    by_key.iter().filter(|(k, _)| k.contains(wanted)).map(|(k, v)| (k.clone(), *v)).collect();
+                assert_eq!(int_rows(&w.engine, &sql).await, want, "{cond}");
+            }
+            let none = "SELECT 'x', count(*) FROM stat WHERE master_name = 'nobody' HAVING count(*) > 0";
+            assert!(int_rows(&w.engine, none).await.is_empty());
         });
     }
 }

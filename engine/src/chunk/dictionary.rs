@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::ArrayRef;
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, FieldRef, Schema};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
+use super::ChunkFilter;
 use crate::error::ChunkError;
 
 /// Field metadata key marking a column whose storage type differs from the caller's type.
@@ -42,6 +43,38 @@ pub(super) fn to_storage(batch: &RecordBatch) -> Result<RecordBatch, ChunkError>
         }
     }
     rebuild(Schema::new_with_metadata(fields, schema.metadata().clone()), columns, batch.num_rows())
+}
+
+/// The reader's row filter: keeps the rows of `stored` (a decoded batch in storage form,
+/// projected as `filter.projection` says) that satisfy `filter.text_equals`, comparing each
+/// condition's value with the few dictionary entries and then the rows' integer keys, so the
+/// strings of the rows dropped are never materialized. Conditions on columns that are not in
+/// the batch or not dictionary-encoded are skipped (see [`ChunkFilter`]).
+pub(super) fn keep_equal(stored: RecordBatch, filter: ChunkFilter<'_>) -> Result<RecordBatch, ChunkError> {
+    let mut mask: Option<Vec<bool>> = None;
+    for cond in filter.text_equals {
+        let position = match filter.projection {
+            Some(p) => p.iter().position(|&c| c == cond.column),
+            None => Some(cond.column),
+        };
+        let Some(column) = position.and_then(|i| stored.columns().get(i)) else { continue };
+        let Some(dict) = column.as_dictionary_opt::<Int32Type>() else { continue };
+        let Some(values) = dict.values().as_string_opt::<i32>() else { continue };
+        let wanted: Vec<i32> = (0..values.len())
+            .filter(|&i| values.is_valid(i) && values.value(i) == cond.value)
+            .filter_map(|i| i32::try_from(i).ok())
+            .collect();
+        let keys = dict.keys();
+        let m = mask.get_or_insert_with(|| vec![true; stored.num_rows()]);
+        for (row, keep) in m.iter_mut().enumerate() {
+            *keep = *keep && keys.is_valid(row) && wanted.contains(&keys.value(row));
+        }
+    }
+    match mask {
+        None => Ok(stored),
+        Some(m) if m.iter().all(|&k| k) => Ok(stored),
+        Some(m) => Ok(filter_record_batch(&stored, &BooleanArray::from(m))?),
+    }
 }
 
 /// The reader: undoes [`to_storage`], giving back the caller's schema and column types.

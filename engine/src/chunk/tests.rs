@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 use super::dictionary::ENCODING_KEY;
 use super::header::{HEADER_LEN, MAGIC, crc32};
-use super::{decode_chunk, encode_chunk};
+use super::{ChunkFilter, TextEquals, decode_chunk, decode_chunk_columns, encode_chunk};
 use crate::error::ChunkError;
 
 /// One generated column.
@@ -98,6 +98,39 @@ fn batch() -> impl Strategy<Value = RecordBatch> {
 }
 
 proptest! {
+    #[test]
+    fn decoding_some_columns_equals_projecting_the_whole(batch in batch(), pick in prop::collection::vec(any::<prop::sample::Index>(), 0..4)) {
+        let bytes = encode_chunk(&batch).unwrap();
+        let n = batch.num_columns();
+        let projection: Vec<usize> = if n == 0 { Vec::new() } else { pick.iter().map(|i| i.index(n)).collect() };
+        let want = batch.project(&projection).unwrap();
+        let filter = ChunkFilter { projection: Some(&projection), text_equals: &[] };
+        prop_assert_eq!(decode_chunk_columns(&bytes, filter).unwrap(), want);
+        prop_assert_eq!(decode_chunk_columns(&bytes, ChunkFilter::default()).unwrap(), batch);
+    }
+
+    /// A text condition keeps exactly the rows holding the value (its column decoded), and
+    /// is ignored on a column that is not decoded or not text.
+    #[test]
+    fn text_conditions_keep_exactly_the_matching_rows(batch in batch(), row in any::<prop::sample::Index>()) {
+        let bytes = encode_chunk(&batch).unwrap();
+        let text = (0..batch.num_columns()).find(|&i| batch.column(i).data_type() == &DataType::Utf8);
+        let (Some(column), true) = (text, batch.num_rows() > 0) else { return Ok(()) };
+        let strings = batch.column(column).as_any().downcast_ref::<StringArray>().unwrap();
+        let at = row.index(batch.num_rows());
+        let value = if strings.is_null(at) { "no such value".to_owned() } else { strings.value(at).to_owned() };
+        let keep: arrow::array::BooleanArray =
+            (0..batch.num_rows()).map(|i| Some(strings.is_valid(i) && strings.value(i) == value)).collect();
+        let want = arrow::compute::filter_record_batch(&batch, &keep).unwrap();
+        let cond = [TextEquals { column, value }];
+        let filtered = decode_chunk_columns(&bytes, ChunkFilter { projection: None, text_equals: &cond }).unwrap();
+        prop_assert_eq!(filtered, want);
+        let others: Vec<usize> = (0..batch.num_columns()).filter(|&i| i != column).collect();
+        let want = batch.project(&others).unwrap();
+        let filter = ChunkFilter { projection: Some(&others), text_equals: &cond };
+        prop_assert_eq!(decode_chunk_columns(&bytes, filter).unwrap(), want);
+    }
+
     #[test]
     fn round_trip(batch in batch()) {
         let bytes = encode_chunk(&batch).unwrap();
