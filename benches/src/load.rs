@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use crate::report::{Protocol, Report};
+use crate::report::{Kind, Protocol, Report, empty_args};
 
 /// Bytes of frames gathered before one socket write.
 pub const WRITE_BATCH: usize = 64 * 1024;
@@ -38,6 +38,8 @@ pub struct LoadConfig {
     pub addr: String,
     /// The object name requests carry (`tars.tarsstat.StatObj`).
     pub object: String,
+    /// What the requests report (and so the method they call).
+    pub kind: Kind,
     /// Connections, each driven by its own task.
     pub connections: usize,
     /// Requests awaiting a reply per connection (ignored for oneway).
@@ -190,7 +192,15 @@ async fn drive(
     let mut next = first;
     let mut id: i32 = 1;
     let limit = cfg.max_requests.unwrap_or(u64::MAX);
-    let func = "reportMicMsg";
+    let func = cfg.kind.func();
+    let closing = if cfg.oneway {
+        Some(
+            empty_args(cfg.kind, cfg.protocol)
+                .context("oneway runs need a closing call that reports nothing")?,
+        )
+    } else {
+        None
+    };
     while start.elapsed() < cfg.duration && out.requests < limit {
         if let Some(rate) = per_conn_rate {
             let allowed = start.elapsed().as_secs_f64() * rate;
@@ -230,12 +240,12 @@ async fn drive(
         wr.write_all(&buf).await?;
         buf.clear();
     }
-    if cfg.oneway {
+    if let Some(closing) = closing {
         // One normal call (an empty report) after the oneway flood: its reply means the server
         // has processed every frame before it on this connection.
         window.acquire().await?.forget();
         pending.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.insert(id, (Instant::now(), 0));
-        encode_request(&mut buf, cfg, id, func, &empty_args(cfg.protocol), false);
+        encode_request(&mut buf, cfg, id, func, &closing, false);
         wr.write_all(&buf).await?;
     }
     // Wait for every reply (or for the reader to fail), then close our side.
@@ -253,27 +263,6 @@ async fn drive(
     out.error_replies = errors;
     out.entries_acked = if cfg.oneway { if errors == 0 { out.entries_sent } else { 0 } } else { acked };
     Ok((out, hist))
-}
-
-/// The arguments of a report with no entries.
-fn empty_args(protocol: Protocol) -> Vec<u8> {
-    use tarsmon_framework::codec::{Encode, MapEntries, Writer};
-    use tarsmon_framework::idl::stat::{StatMicMsgBody, StatMicMsgHead};
-    let msg: MapEntries<StatMicMsgHead<'_>, StatMicMsgBody> = MapEntries(Vec::new());
-    match protocol {
-        Protocol::Tars => {
-            let mut w = Writer::new();
-            msg.encode(&mut w, 1);
-            w.bool(true, 2);
-            w.into_inner()
-        }
-        Protocol::Tup => {
-            let mut a = UniAttribute::new(protocol.version());
-            a.put("msg", &msg);
-            a.put("bFromClient", &true);
-            a.encode()
-        }
-    }
 }
 
 fn encode_request(out: &mut Vec<u8>, cfg: &LoadConfig, id: i32, func: &str, args: &[u8], oneway: bool) {
@@ -294,19 +283,21 @@ fn encode_request(out: &mut Vec<u8>, cfg: &LoadConfig, id: i32, func: &str, args
     });
 }
 
-/// The request id of a reply and whether it reports success (framework code 0 and method
-/// return value 0).
+/// The request id of a reply and whether it reports success (framework code 0 and, for a
+/// method that returns one, return value 0).
 fn decode_reply(frame: &[u8], protocol: Protocol) -> anyhow::Result<(i32, bool)> {
     let version = peek_version(frame)?;
     if version == TARS_VERSION || protocol == Protocol::Tars {
         let rsp = ResponsePacket::decode_fields(&mut Reader::new(frame))?;
-        let ok = rsp.i_ret == 0 && Reader::new(&rsp.s_buffer).read::<i32>(0).is_ok_and(|v| v == 0);
+        // A `void` method (reportNotifyInfo) returns no value; an `int` one must return 0.
+        let ok = rsp.i_ret == 0
+            && (rsp.s_buffer.is_empty() || Reader::new(&rsp.s_buffer).read::<i32>(0).is_ok_and(|v| v == 0));
         Ok((rsp.i_request_id, ok))
     } else {
         let rsp = RequestPacket::decode_fields(&mut Reader::new(frame))?;
         let code = rsp.status.get("STATUS_RESULT_CODE").map(|c| c.as_ref() == "0").unwrap_or(false);
         let attrs = UniAttribute::decode(rsp.i_version, &rsp.s_buffer)?;
-        let ok = code && attrs.get::<i32>("").ok().flatten() == Some(0);
+        let ok = code && attrs.get::<i32>("").ok().flatten().is_none_or(|v| v == 0);
         Ok((rsp.i_request_id, ok))
     }
 }

@@ -1,9 +1,15 @@
-//! `tarsmon-load`: load for a real tarsmon (or any TARS StatObj), and the null sink.
+//! `tarsmon-load`: load for a real tarsmon (or any TARS StatObj/PropertyObj/NotifyObj), and
+//! the null sink.
 //!
 //! ```text
 //! tarsmon-load stat [--connections 8] [--keys 200000] [--duration 10s] [--oneway] [--tup] …
+//! tarsmon-load property …    (same options)
+//! tarsmon-load notify …      (same options; one notification per request)
 //! tarsmon-load sink [--listen 127.0.0.1:18299]
 //! ```
+//!
+//! `--query-load N` adds N tasks that query while the load runs (TarsWeb's page through
+//! querystat, and SQL through the HTTP API), with their own latency percentiles.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use tarsmon_benches::load::{LoadConfig, run};
-use tarsmon_benches::report::{KeySpace, Protocol};
+use tarsmon_benches::report::{KeySpace, Kind, Protocol};
 use tarsmon_benches::sink::{SinkCounters, serve};
 use tarsmon_benches::{cpu, verify};
 use tarsmon_framework::client::Communicator;
@@ -29,6 +35,12 @@ enum Command {
     /// Send `reportMicMsg` load to a StatObj, then check through querystat that every entry
     /// was counted (exit code 1 if not).
     Stat(StatArgs),
+    /// Send `reportPropMsg` load (one `Count` of 1 per property) to a PropertyObj, then check
+    /// through queryproperty that every value was counted.
+    Property(StatArgs),
+    /// Send `reportNotifyInfo` load (one notification per request) to a NotifyObj, then check
+    /// with SQL over the HTTP API that every notification was stored.
+    Notify(StatArgs),
     /// Run the null sink: frames are read and discarded; two-way calls get a canned reply.
     Sink {
         /// Address to listen on.
@@ -42,12 +54,24 @@ struct StatArgs {
     /// Registry used to resolve object names without endpoints.
     #[arg(long, default_value = "tars.tarsregistry.QueryObj@tcp -h 127.0.0.1 -p 17890")]
     locator: String,
-    /// The StatObj: a name resolved through the locator, or `Obj@tcp -h H -p P`.
-    #[arg(long, default_value = "tars.tarsstat.StatObj")]
-    target: String,
-    /// The querystat object used for verification.
+    /// The servant to load: a name resolved through the locator, or `Obj@tcp -h H -p P`
+    /// (default: tars.tarsstat.StatObj, tars.tarsproperty.PropertyObj or
+    /// tars.tarsnotify.NotifyObj).
+    #[arg(long)]
+    target: Option<String>,
+    /// The querystat object (verification of stat load, and the query load).
     #[arg(long, default_value = "tars.tarsquerystat.QueryObj")]
     querystat: String,
+    /// The queryproperty object (verification of property load).
+    #[arg(long, default_value = "tars.tarsqueryproperty.QueryObj")]
+    queryproperty: String,
+    /// tarsmon's HTTP API, `host:port` (verification of notify load, and SQL query load).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: String,
+    /// Tasks querying while the load runs, each alternating TarsWeb's page (querystat) and
+    /// an SQL aggregate (HTTP); their latencies are reported apart.
+    #[arg(long, default_value_t = 0)]
+    query_load: usize,
     /// Connections.
     #[arg(long, default_value_t = 1)]
     connections: usize,
@@ -81,7 +105,8 @@ struct StatArgs {
     /// PID of the server, to report its CPU-seconds per million entries.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Caller name of the run (default: unique per run); verification counts only it.
+    /// Caller (stat), module (property) or application (notify) name of the run (default:
+    /// unique per run); verification counts only it.
     #[arg(long)]
     master_name: Option<String>,
 }
@@ -102,13 +127,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Stat(args) => {
-            let ok = rt.block_on(stat(args))?;
-            if !ok {
-                std::process::exit(1);
-            }
-            Ok(())
-        }
+        Command::Stat(args) => finish(rt.block_on(load(Kind::Stat, args))?),
+        Command::Property(args) => finish(rt.block_on(load(Kind::Property, args))?),
+        Command::Notify(args) => finish(rt.block_on(load(Kind::Notify, args))?),
         Command::Sink { listen } => rt.block_on(async {
             let listener =
                 tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
@@ -133,21 +154,38 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn stat(args: StatArgs) -> anyhow::Result<bool> {
+/// Exit code 1 for a run that failed its checks.
+fn finish(ok: bool) -> anyhow::Result<()> {
+    if !ok {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn load(kind: Kind, args: StatArgs) -> anyhow::Result<bool> {
+    if args.oneway && kind == Kind::Notify {
+        bail!(
+            "notify load cannot be oneway: every call stores a notification, so there is no empty closing call"
+        );
+    }
     let comm = Communicator::with_locator(&args.locator)?.with_timeout(Duration::from_secs(30));
-    let target = comm.proxy(&args.target).await.with_context(|| format!("resolving {}", args.target))?;
+    let target_name = args.target.as_deref().unwrap_or(kind.default_target());
+    let target = comm.proxy(target_name).await.with_context(|| format!("resolving {target_name}"))?;
     let ep = target.endpoints().first().context("the target has no endpoint")?;
     let master_name = args.master_name.clone().unwrap_or_else(|| {
         let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         format!("Load.Client{}x{t}", std::process::id())
     });
     let protocol = if args.tup { Protocol::Tup } else { Protocol::Tars };
-    let reports = Arc::new(
-        KeySpace { master_name: master_name.clone(), keys: args.keys }.reports(args.entries, protocol),
-    );
+    let reports = Arc::new(KeySpace { master_name: master_name.clone(), keys: args.keys }.reports_of(
+        kind,
+        args.entries,
+        protocol,
+    ));
     let cfg = LoadConfig {
         addr: format!("{}:{}", ep.host, ep.port),
         object: target.object().to_owned(),
+        kind,
         connections: args.connections,
         in_flight: args.in_flight,
         duration: args.duration,
@@ -160,8 +198,18 @@ async fn stat(args: StatArgs) -> anyhow::Result<bool> {
     let own_cpu0 = cpu::cpu_time(None);
     let started = SystemTime::now();
     let t0 = Instant::now();
+    let queries = if args.query_load > 0 {
+        let qs =
+            comm.proxy(&args.querystat).await.with_context(|| format!("resolving {}", args.querystat))?;
+        Some(QueryLoad::start(args.query_load, Arc::new(qs), args.http.clone()))
+    } else {
+        None
+    };
     let result = run(&cfg, reports).await?;
     let wall = t0.elapsed();
+    if let Some(q) = queries {
+        q.stop().await?.print();
+    }
     let server_cpu =
         server_cpu0.zip(args.server_pid.and_then(|p| cpu::cpu_time(Some(p)))).map(|(a, b)| b - a);
     let own_cpu = own_cpu0.zip(cpu::cpu_time(None)).map(|(a, b)| b - a);
@@ -210,11 +258,29 @@ async fn stat(args: StatArgs) -> anyhow::Result<bool> {
         && result.entries_acked == result.entries_sent;
     let mut counted = None;
     if !args.no_verify {
-        let qs =
-            comm.proxy(&args.querystat).await.with_context(|| format!("resolving {}", args.querystat))?;
-        let n = verify::reported_calls(&qs, &master_name, started, SystemTime::now()).await?;
+        let now = SystemTime::now();
+        let (n, what) = match kind {
+            Kind::Stat => {
+                let qs = comm
+                    .proxy(&args.querystat)
+                    .await
+                    .with_context(|| format!("resolving {}", args.querystat))?;
+                (verify::reported_calls(&qs, &master_name, started, now).await?, "querystat counted calls")
+            }
+            Kind::Property => {
+                let qp = comm
+                    .proxy(&args.queryproperty)
+                    .await
+                    .with_context(|| format!("resolving {}", args.queryproperty))?;
+                let n = verify::reported_property_count(&qp, &master_name, started, now).await?;
+                (n, "queryproperty counted values")
+            }
+            Kind::Notify => {
+                (verify::stored_notifications(&args.http, &master_name).await?, "SQL counted notifications")
+            }
+        };
         let expected = result.entries_acked as f64 * f64::from(tarsmon_benches::report::CALLS_PER_ENTRY);
-        println!("verify: querystat counted {n} calls for {master_name}, {expected} acknowledged");
+        println!("verify: {what} {n} for {master_name}, {expected} acknowledged");
         ok &= n == expected;
         counted = Some(n);
     }
@@ -240,4 +306,97 @@ async fn stat(args: StatArgs) -> anyhow::Result<bool> {
         bail!("no request was sent");
     }
     Ok(ok)
+}
+
+/// Queries running while the load runs: each task alternates TarsWeb's service-monitor page
+/// (today, by `f_tflag`, one callee) through querystat and an SQL aggregate through the HTTP
+/// API, until stopped.
+struct QueryLoad {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    tasks: tokio::task::JoinSet<anyhow::Result<QueryStats>>,
+}
+
+/// What the query tasks measured.
+struct QueryStats {
+    monitor_us: hdrhistogram::Histogram<u64>,
+    sql_us: hdrhistogram::Histogram<u64>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl QueryStats {
+    fn new() -> anyhow::Result<Self> {
+        let h = || hdrhistogram::Histogram::new_with_bounds(1, 100_000_000, 3);
+        Ok(Self { monitor_us: h()?, sql_us: h()?, errors: 0, first_error: None })
+    }
+
+    fn print(&self) {
+        let p = |h: &hdrhistogram::Histogram<u64>| {
+            format!(
+                "{} queries, p50 {} µs, p99 {} µs",
+                h.len(),
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99)
+            )
+        };
+        println!("query load: MonitorQuery page {}; SQL {}", p(&self.monitor_us), p(&self.sql_us));
+        println!(
+            "query load errors: {}{}",
+            self.errors,
+            self.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
+        );
+    }
+}
+
+impl QueryLoad {
+    fn start(tasks: usize, querystat: Arc<tarsmon_framework::client::ServantProxy>, http: String) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..tasks {
+            let (stop, qs, http) = (stop.clone(), querystat.clone(), http.clone());
+            set.spawn(async move {
+                let mut stats = QueryStats::new()?;
+                let sql = "SELECT slave_name, sum(succ_count) AS calls FROM stat \
+                           WHERE time >= now() - INTERVAL '1 hour' GROUP BY slave_name";
+                while !stop.load(Ordering::Relaxed) {
+                    let t0 = Instant::now();
+                    match verify::page(&qs, "Load.Server0").await {
+                        Ok(()) => stats.monitor_us.saturating_record(micros(t0)),
+                        Err(e) => stats.fail(&e),
+                    }
+                    let t0 = Instant::now();
+                    match verify::http_sql(&http, sql).await {
+                        Ok(_) => stats.sql_us.saturating_record(micros(t0)),
+                        Err(e) => stats.fail(&e),
+                    }
+                }
+                Ok(stats)
+            });
+        }
+        Self { stop, tasks: set }
+    }
+
+    async fn stop(mut self) -> anyhow::Result<QueryStats> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut all = QueryStats::new()?;
+        while let Some(done) = self.tasks.join_next().await {
+            let s = done??;
+            all.monitor_us.add(&s.monitor_us)?;
+            all.sql_us.add(&s.sql_us)?;
+            all.errors += s.errors;
+            all.first_error = all.first_error.or(s.first_error);
+        }
+        Ok(all)
+    }
+}
+
+impl QueryStats {
+    fn fail(&mut self, e: &anyhow::Error) {
+        self.errors += 1;
+        self.first_error.get_or_insert_with(|| format!("{e:#}"));
+    }
+}
+
+fn micros(t0: Instant) -> u64 {
+    t0.elapsed().as_micros().try_into().unwrap_or(u64::MAX)
 }

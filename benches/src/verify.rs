@@ -10,6 +10,8 @@ use tarsmon_framework::idl::monitor::{Condition, MonitorQueryReq, MonitorQueryRs
 
 /// `EQ` of MonitorQuery's `OP`.
 const OP_EQ: i32 = 0;
+/// `LIKE` of MonitorQuery's `OP`.
+const OP_LIKE: i32 = 5;
 
 /// Sum of `succ_count` that querystat reports for `master_name` over the days around the run.
 ///
@@ -21,6 +23,32 @@ pub async fn reported_calls(
     from: SystemTime,
     to: SystemTime,
 ) -> anyhow::Result<f64> {
+    let by_caller = [("master_name", master_name)];
+    monitor_sum(querystat, "tars_stat", "succ_count", &by_caller, from, to).await
+}
+
+/// Sum of the `Count` values that queryproperty reports for module `module` (as
+/// [`reported_calls`] does for calls).
+pub async fn reported_property_count(
+    queryproperty: &ServantProxy,
+    module: &str,
+    from: SystemTime,
+    to: SystemTime,
+) -> anyhow::Result<f64> {
+    let by_module = [("master_name", module), ("policy", "Count")];
+    monitor_sum(queryproperty, "tars_property", "value", &by_module, from, to).await
+}
+
+/// The sum of `index` over the rows matching every `field = value` of `conditions`, asked day
+/// by day as TarsWeb asks, over the UTC days around `[from, to]`.
+async fn monitor_sum(
+    proxy: &ServantProxy,
+    dataid: &str,
+    index: &str,
+    conditions: &[(&str, &str)],
+    from: SystemTime,
+    to: SystemTime,
+) -> anyhow::Result<f64> {
     let margin = Duration::from_secs(14 * 3600);
     let first = utc_day(from.checked_sub(margin).unwrap_or(UNIX_EPOCH));
     let last = utc_day(to + margin);
@@ -28,25 +56,99 @@ pub async fn reported_calls(
     for day in first..=last {
         let req = MonitorQueryReq {
             uid: format!("tarsmon-load-{day}"),
-            dataid: "tars_stat".into(),
+            dataid: dataid.into(),
             date: fdate(day),
             tflag1: "0000".into(),
             tflag2: "2360".into(),
-            conditions: vec![Condition { field: "master_name".into(), op: OP_EQ, val: master_name.into() }],
-            indexs: vec!["succ_count".into()],
+            conditions: conditions
+                .iter()
+                .map(|(f, v)| Condition { field: (*f).into(), op: OP_EQ, val: (*v).into() })
+                .collect(),
+            indexs: vec![index.into()],
             groupby: vec!["f_date".into()],
             ..MonitorQueryReq::default()
         };
-        let mut w = Writer::new();
-        req.encode(&mut w, 1);
-        let rsp = querystat.invoke(QUERY, w.into_inner()).await.context("calling querystat")?.ok()?;
-        let out: MonitorQueryRsp = rsp.reader().read(2).context("decoding MonitorQueryRsp")?;
-        if out.ret != 0 {
-            bail!("querystat answered {}: {}", out.ret, out.msg);
-        }
+        let out = monitor_query(proxy, &req).await?;
         total += out.result.values().filter_map(|v| v.first()).sum::<f64>();
     }
     Ok(total)
+}
+
+/// Sends one MonitorQuery; an answer with `ret != 0` is an error.
+async fn monitor_query(proxy: &ServantProxy, req: &MonitorQueryReq) -> anyhow::Result<MonitorQueryRsp> {
+    let mut w = Writer::new();
+    req.encode(&mut w, 1);
+    let rsp = proxy.invoke(QUERY, w.into_inner()).await.context("calling MonitorQuery")?.ok()?;
+    let out: MonitorQueryRsp = rsp.reader().read(2).context("decoding MonitorQueryRsp")?;
+    if out.ret != 0 {
+        bail!("{} query answered {}: {}", req.dataid, out.ret, out.msg);
+    }
+    Ok(out)
+}
+
+/// TarsWeb's service-monitor page for `callee` today (UTC): the four call counts by
+/// `f_tflag`, `slave_name LIKE callee`.
+pub async fn page(querystat: &ServantProxy, callee: &str) -> anyhow::Result<()> {
+    let req = MonitorQueryReq {
+        uid: "tarsmon-load-page".into(),
+        dataid: "tars_stat".into(),
+        date: fdate(utc_day(SystemTime::now())),
+        tflag1: "0000".into(),
+        tflag2: "2360".into(),
+        conditions: vec![Condition { field: "slave_name".into(), op: OP_LIKE, val: callee.into() }],
+        indexs: ["succ_count", "timeout_count", "exce_count", "total_time"].map(String::from).to_vec(),
+        groupby: vec!["f_tflag".into()],
+        ..MonitorQueryReq::default()
+    };
+    monitor_query(querystat, &req).await.map(drop)
+}
+
+/// Runs `sql` through tarsmon's HTTP API at `addr` (`host:port`) and returns the CSV body:
+/// a plain HTTP/1.1 request on a fresh connection, as `curl` would send it.
+pub async fn http_sql(addr: &str, sql: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn =
+        tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    let request = format!(
+        "POST /sql?format=csv HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{sql}",
+        sql.len()
+    );
+    conn.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").context("a malformed HTTP response")?;
+    let status = head.lines().next().unwrap_or_default();
+    if !status.contains(" 200 ") {
+        bail!("{sql}: {status}: {}", body.trim());
+    }
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        return Ok(dechunk(body));
+    }
+    Ok(body.to_owned())
+}
+
+/// The body of a `Transfer-Encoding: chunked` response.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}
+
+/// Notifications of application `app` that tarsmon stored, counted with SQL over HTTP.
+pub async fn stored_notifications(http: &str, app: &str) -> anyhow::Result<f64> {
+    let sql = format!("SELECT count(*) AS n FROM notify WHERE application = '{}'", app.replace('\'', "''"));
+    let csv = http_sql(http, &sql).await?;
+    let value = csv.lines().nth(1).context("no row in the count")?;
+    Ok(value.trim().parse()?)
 }
 
 /// Days since 1970-01-01 (UTC).
@@ -72,6 +174,13 @@ fn fdate(day: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        assert_eq!(dechunk("3\r\nn\n1\r\n1\r\n2\r\n0\r\n\r\n"), "n\n12");
+        assert_eq!(dechunk("2\r\n\r\n\r\n0\r\n\r\n"), "\r\n");
+        assert_eq!(dechunk("4\r\nn\n12\r\n0\r\n\r\n"), "n\n12");
+    }
 
     #[test]
     fn fdate_of_known_days() {

@@ -20,6 +20,8 @@ fn tarsmon_bin() -> PathBuf {
 struct Server {
     child: Child,
     registry_port: u16,
+    /// `host:port` of the HTTP API, when enabled.
+    http: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -31,8 +33,16 @@ impl Drop for Server {
 }
 
 fn start_tarsmon() -> Server {
+    start(false)
+}
+
+fn start(http: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let mut toml = String::from("data_dir = \"data\"\n[http]\nenabled = false\n");
+    let mut toml = if http {
+        String::from("data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n")
+    } else {
+        String::from("data_dir = \"data\"\n[http]\nenabled = false\n")
+    };
     for role in ["registry", "config", "stat", "property", "notify", "log", "querystat", "queryproperty"] {
         toml.push_str(&format!("[adapters.{role}]\nendpoint = \"tcp -h 127.0.0.1 -p 0 -t 60000\"\n"));
     }
@@ -46,24 +56,33 @@ fn start_tarsmon() -> Server {
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut registry_port = None;
+    let mut http_addr = None;
     let mut seen = 0;
-    while seen < 8 {
+    while seen < 8 + usize::from(http) {
         let line = lines.next().expect("tarsmon printed its endpoints").unwrap();
         seen += 1;
         if line.starts_with("listening tars.tarsregistry.QueryObj ") {
             registry_port =
                 line.split_whitespace().skip_while(|w| *w != "-p").nth(1).map(|p| p.parse().unwrap());
         }
+        if let Some(addr) = line.strip_prefix("listening http http://") {
+            http_addr = Some(addr.trim().to_owned());
+        }
     }
     // Keep draining stdout so tarsmon never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Server { child, registry_port: registry_port.unwrap(), _dir: dir }
+    Server { child, registry_port: registry_port.unwrap(), http: http_addr, _dir: dir }
 }
 
 fn load(server: &Server, extra: &[&str]) -> (bool, String) {
+    load_kind(server, "stat", extra)
+}
+
+fn load_kind(server: &Server, kind: &str, extra: &[&str]) -> (bool, String) {
     let locator = format!("tars.tarsregistry.QueryObj@tcp -h 127.0.0.1 -p {}", server.registry_port);
+    let http = server.http.clone().unwrap_or_else(|| "127.0.0.1:9".into());
     let out = Command::new(env!("CARGO_BIN_EXE_tarsmon-load"))
-        .args(["stat", "--locator", &locator, "--keys", "3000", "--duration", "2s"])
+        .args([kind, "--locator", &locator, "--keys", "3000", "--duration", "2s", "--http", &http])
         .args(["--server-pid", &server.child.id().to_string()])
         .args(extra)
         .output()
@@ -120,4 +139,25 @@ fn the_sink_answers_every_request() {
     let v = json_line(&text);
     assert_eq!(v["ok"], true, "{text}");
     assert_eq!(v["entries_sent"], v["entries_acked"], "{text}");
+}
+
+#[test]
+fn property_and_notify_load_is_counted_exactly() {
+    let server = start(true);
+    for (kind, extra) in [
+        ("property", &[][..]),
+        ("property", &["--oneway", "--connections", "2"][..]),
+        ("notify", &["--tup", "--max-requests", "300"][..]),
+        ("stat", &["--query-load", "2"][..]),
+    ] {
+        let (ok, text) = load_kind(&server, kind, extra);
+        assert!(ok, "{kind} {extra:?}:\n{text}");
+        let v = json_line(&text);
+        assert_eq!(v["ok"], true, "{text}");
+        assert!(v["entries_sent"].as_u64().unwrap() > 0, "{text}");
+        assert_eq!(v["counted"].as_f64(), v["entries_acked"].as_f64(), "{text}");
+        if extra.contains(&"--query-load") {
+            assert!(text.contains("query load errors: 0"), "{text}");
+        }
+    }
 }

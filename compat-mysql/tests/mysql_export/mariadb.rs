@@ -7,6 +7,10 @@
 //! [`MariaDb::admin`] when they need limited privileges.
 //!
 //! A missing `mariadbd` fails the test with instructions; nothing is skipped.
+//!
+//! Included by several test binaries and by the benchmarks (`tarsmon-bench`); each uses a part.
+
+#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,8 @@ pub struct MariaDb {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// Options passed to `mariadbd` after the defaults (a later option wins).
+    extra: Vec<String>,
 }
 
 fn find(binary: &str) -> Option<PathBuf> {
@@ -71,6 +77,12 @@ fn free_port() -> u16 {
 impl MariaDb {
     /// Starts a fresh server and waits until it answers.
     pub async fn start() -> MariaDb {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a fresh server with `extra` options for `mariadbd` after the defaults (which
+    /// are sized for tests: a 32 MiB buffer pool), e.g. `--innodb-buffer-pool-size=2G`.
+    pub async fn start_with(extra: &[&str]) -> MariaDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let status = Command::new("cp")
             .arg("-a")
@@ -79,7 +91,8 @@ impl MariaDb {
             .status()
             .expect("cp");
         assert!(status.success(), "copying the MariaDB template failed");
-        let mut db = MariaDb { dir, port: free_port(), child: None };
+        let extra = extra.iter().map(|s| (*s).to_owned()).collect();
+        let mut db = MariaDb { dir, port: free_port(), child: None, extra };
         db.launch().await;
         db
     }
@@ -102,6 +115,7 @@ impl MariaDb {
                 "--innodb-log-file-size=16M",
                 "--max-connections=50",
             ])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -130,6 +144,11 @@ impl MariaDb {
 
     fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    /// The server's data directory (one subdirectory per database).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// `mysql://root@127.0.0.1:PORT`.
