@@ -41,6 +41,9 @@ enum Cmd {
         /// MariaDB's InnoDB buffer pool.
         #[arg(long, default_value = "4G")]
         buffer_pool: String,
+        /// Only time tarsmon's queries (no MariaDB, no export): for profiling them.
+        #[arg(long)]
+        tarsmon_only: bool,
     },
     /// One 5-minute interval of `keys` heads written by the exporter, against plain INSERTs
     /// of the same rows.
@@ -71,9 +74,14 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Cmd::Day { keys, queries, slot_secs, buffer_pool } => {
-            let cfg =
-                DayConfig { keys, queries: queries.max(1), slot_ms: slot_secs.max(1) * 1000, buffer_pool };
+        Cmd::Day { keys, queries, slot_secs, buffer_pool, tarsmon_only } => {
+            let cfg = DayConfig {
+                keys,
+                queries: queries.max(1),
+                slot_ms: slot_secs.max(1) * 1000,
+                buffer_pool,
+                mysql: !tarsmon_only,
+            };
             let report = day::run(&cfg)?;
             print!("{}", report.markdown(&cfg));
         }

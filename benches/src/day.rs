@@ -38,6 +38,9 @@ pub struct DayConfig {
     pub queries: usize,
     /// `--innodb-buffer-pool-size` of the MariaDB server.
     pub buffer_pool: String,
+    /// Run the MariaDB side (export, storage, queries); without it only tarsmon's queries are
+    /// timed (for profiling them).
+    pub mysql: bool,
 }
 
 /// Latency percentiles of one query, in milliseconds.
@@ -224,6 +227,40 @@ fn same(a: &Answer, b: &Answer) -> bool {
         })
 }
 
+/// Starts MariaDB, exports `[from, to)` into it and measures the export and its bytes on disk.
+async fn export_and_measure(
+    cfg: &DayConfig,
+    store: &Arc<Store>,
+    from: TimestampMs,
+    to: TimestampMs,
+    report: &mut DayReport,
+) -> anyhow::Result<MariaDb> {
+    let db = MariaDb::start_with(&[&format!("--innodb-buffer-pool-size={}", cfg.buffer_pool)]).await;
+    let config =
+        ExporterConfig { time_zone: Some(UtcOffset::UTC), ..ExporterConfig::with_url(&db.root_url()) };
+    eprintln!("day: exporting to MariaDB");
+    let t0 = Instant::now();
+    let summary = export_range(store.clone(), &config, from, to, |done, total| {
+        if done % 48 == 0 {
+            eprintln!("day: exported {done}/{total} intervals");
+        }
+    })
+    .await?;
+    report.export_s = t0.elapsed().as_secs_f64();
+    report.mysql_rows = summary.rows;
+    let mut conn = mysql_async::Conn::from_url(db.root_url()).await?;
+    let sizes: Vec<(Option<u64>,)> = conn
+        .query(
+            "SELECT CAST(SUM(data_length + index_length) AS UNSIGNED) FROM information_schema.tables \
+         WHERE table_schema = 'tars_stat'",
+        )
+        .await?;
+    report.mysql_table_bytes = sizes.first().and_then(|r| r.0).unwrap_or(0);
+    report.mysql_file_bytes = dir_bytes(&db.data_dir().join("tars_stat"))?;
+    conn.disconnect().await?;
+    Ok(db)
+}
+
 /// Runs the benchmark (blocking; it starts its own runtime).
 pub fn run(cfg: &DayConfig) -> anyhow::Result<DayReport> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -251,29 +288,15 @@ pub fn run(cfg: &DayConfig) -> anyhow::Result<DayReport> {
     let store = Arc::new(Store::open(&store_dir, StoreConfig::default())?);
 
     rt.block_on(async {
-        let db = MariaDb::start_with(&[&format!("--innodb-buffer-pool-size={}", cfg.buffer_pool)]).await;
-        let config =
-            ExporterConfig { time_zone: Some(UtcOffset::UTC), ..ExporterConfig::with_url(&db.root_url()) };
-        eprintln!("day: exporting to MariaDB");
-        let t0 = Instant::now();
-        let summary = export_range(store.clone(), &config, from, to, |done, total| {
-            if done % 48 == 0 {
-                eprintln!("day: exported {done}/{total} intervals");
-            }
-        })
-        .await?;
-        report.export_s = t0.elapsed().as_secs_f64();
-        report.mysql_rows = summary.rows;
-        let mut conn = mysql_async::Conn::from_url(db.root_url()).await?;
-        let sizes: Vec<(Option<u64>,)> = conn
-            .query(
-                "SELECT CAST(SUM(data_length + index_length) AS UNSIGNED) FROM information_schema.tables \
-                 WHERE table_schema = 'tars_stat'",
-            )
-            .await?;
-        report.mysql_table_bytes = sizes.first().and_then(|r| r.0).unwrap_or(0);
-        report.mysql_file_bytes = dir_bytes(&db.data_dir().join("tars_stat"))?;
-
+        let db = if cfg.mysql {
+            Some(export_and_measure(cfg, &store, from, to, &mut report).await?)
+        } else {
+            None
+        };
+        let mut conn = match &db {
+            Some(db) => Some(mysql_async::Conn::from_url(db.root_url()).await?),
+            None => None,
+        };
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(to));
         let pc = PipelineConfig::default;
         let sources: Vec<(&str, Arc<dyn TableSource>)> = vec![
@@ -296,10 +319,12 @@ pub fn run(cfg: &DayConfig) -> anyhow::Result<DayReport> {
             };
             let t = tarsmon().await?;
             let mut m = Vec::new();
-            for day in [today, yesterday] {
-                m.push(mysql_answer(&mut conn, day, groupby, &callee).await?);
+            if let Some(conn) = conn.as_mut() {
+                for day in [today, yesterday] {
+                    m.push(mysql_answer(conn, day, groupby, &callee).await?);
+                }
             }
-            if !t.iter().zip(&m).all(|(a, b)| same(a, b)) {
+            if conn.is_some() && !t.iter().zip(&m).all(|(a, b)| same(a, b)) {
                 bail!(
                     "tarsmon and MariaDB answer {groupby:?} differently: {:?} vs {:?}",
                     t.first().map(|a| a.iter().next()),
@@ -312,11 +337,13 @@ pub fn run(cfg: &DayConfig) -> anyhow::Result<DayReport> {
                 let t0 = Instant::now();
                 tarsmon().await?;
                 tt.push(t0.elapsed());
-                let t0 = Instant::now();
-                for day in [today, yesterday] {
-                    mysql_answer(&mut conn, day, groupby, &callee).await?;
+                if let Some(conn) = conn.as_mut() {
+                    let t0 = Instant::now();
+                    for day in [today, yesterday] {
+                        mysql_answer(conn, day, groupby, &callee).await?;
+                    }
+                    mt.push(t0.elapsed());
                 }
-                mt.push(t0.elapsed());
             }
             let (t, m) = (Latency::of(tt), Latency::of(mt));
             if slot == 0 {
@@ -325,8 +352,11 @@ pub fn run(cfg: &DayConfig) -> anyhow::Result<DayReport> {
                 (report.drill_tarsmon, report.drill_mysql, report.groups.1) = (t, m, groups);
             }
         }
-        conn.disconnect().await?;
+        if let Some(conn) = conn {
+            conn.disconnect().await?;
+        }
         drop(engine);
+        drop(db);
         anyhow::Ok(())
     })?;
     Ok(report)

@@ -52,31 +52,14 @@ pub(super) fn open(chunk: &[u8]) -> Result<(u8, &[u8]), ChunkError> {
     Ok((version, payload))
 }
 
-/// The CRC-32 lookup table (IEEE polynomial, reflected), built at compile time.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-            bit += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
-
 /// CRC-32 (IEEE 802.3, as in zlib and PNG) of `data`.
 ///
 /// RocksDB already checksums its blocks; this one guards the step from value bytes to Arrow's
 /// reader, which must never see a damaged stream (see the module doc of `chunk`).
+///
+/// `crc32fast` computes it with the CPU's carry-less multiply (PCLMULQDQ) where there is one:
+/// ~15× the bytewise table, which mattered — on a table lookup per byte, checking the chunks
+/// was a third of a day-long query.
 pub(super) fn crc32(data: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &byte in data {
-        c = CRC_TABLE[((c ^ u32::from(byte)) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
+    crc32fast::hash(data)
 }
