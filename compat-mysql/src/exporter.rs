@@ -33,12 +33,13 @@ use crate::config::ExporterConfig;
 use crate::cursor::Cursor;
 use crate::ddl::{PROPERTY_TABLE_PREFIX, STAT_TABLE_PREFIX};
 use crate::error::{Error, Result};
+use crate::events::{ExportEvent, ExportHook, HookSlot};
 use crate::marker::Markers;
 use crate::notify::{NotifySlot, NotifyWritten, decode_slot, write_notify_slots};
 use crate::property::{PropertyRow, PropertyWrite, write_property_interval};
 use crate::rows::{StatRow, rollup};
 use crate::server::Server;
-use crate::stats::{ExporterStats, Table, error_chain};
+use crate::stats::{DatabaseKind, ExporterStats, Table, error_chain};
 use crate::tables::{Hourly, HourlyDb, NotifyDb, TableManager};
 use crate::writer::{IntervalWrite, write_interval};
 
@@ -122,6 +123,12 @@ pub struct ExportSummary {
     pub notify_slots: u64,
     /// Notify rows written.
     pub notify_rows: u64,
+    /// Call-statistics rows written (rows already there are left as they are and counted
+    /// too: `INSERT IGNORE` cannot tell).
+    pub stat_rows: u64,
+    /// Property intervals and notify slots found already written (marked by an earlier
+    /// export) and skipped.
+    pub already_written: u64,
 }
 
 /// A table exported by 5-minute intervals.
@@ -196,6 +203,13 @@ impl Sink {
             .iter()
             .map(|u| Server::new(u, config.max_connections, config.timeout))
             .collect::<Result<Vec<_>>>()?;
+        let stats = ExporterStats::new(dbs.iter().map(|db| {
+            let kind = match db.kind {
+                Hourly::Stat => DatabaseKind::Stat,
+                Hourly::Property => DatabaseKind::Property,
+            };
+            (db.name.clone(), servers[db.server].name.clone(), kind)
+        }));
         Ok(Self {
             servers,
             dbs,
@@ -203,7 +217,7 @@ impl Sink {
             notify_markers: Markers::new(&config.notify_database, NotifyTable::NAME, &config.source_id),
             notify_db,
             tables: TableManager::default(),
-            stats: Arc::new(ExporterStats::new()),
+            stats: Arc::new(stats),
             config,
         })
     }
@@ -269,7 +283,10 @@ impl Sink {
             shards[row.key.shard(n)].push(row);
         }
         for (i, shard) in shards.iter().enumerate() {
-            self.tables.ensure_table(&self.servers, &self.dbs, i, &table, &self.stats).await?;
+            if let Err(e) = self.tables.ensure_table(&self.servers, &self.dbs, i, &table, &self.stats).await {
+                self.stats.set_database_up(i, false);
+                return Err(e);
+            }
             let db = &self.dbs[i];
             let w = IntervalWrite {
                 db: &db.name,
@@ -281,8 +298,10 @@ impl Sink {
             };
             if let Err(e) = write_interval(&self.servers[db.server], w).await {
                 self.tables.forget(i);
+                self.stats.set_database_up(i, false);
                 return Err(e);
             }
+            self.stats.set_database_up(i, true);
         }
         self.stats.add_exported(Table::Stat, 1, rows.len() as u64);
         Ok(())
@@ -293,7 +312,10 @@ impl Sink {
         let label = TarsLabel::of(interval, self.config.labels_offset());
         let table = format!("{PROPERTY_TABLE_PREFIX}{}", label.table_suffix());
         let i = self.property_db();
-        self.tables.ensure_table(&self.servers, &self.dbs, i, &table, &self.stats).await?;
+        if let Err(e) = self.tables.ensure_table(&self.servers, &self.dbs, i, &table, &self.stats).await {
+            self.stats.set_database_up(i, false);
+            return Err(e);
+        }
         let db = &self.dbs[i];
         let w = PropertyWrite {
             db: &db.name,
@@ -305,7 +327,9 @@ impl Sink {
             rows,
             batch_size: self.config.batch_size,
         };
-        match write_property_interval(&self.servers[db.server], w).await {
+        let result = write_property_interval(&self.servers[db.server], w).await;
+        self.stats.set_database_up(i, result.is_ok());
+        match result {
             Ok(Some(n)) => {
                 self.stats.add_exported(Table::Property, 1, n);
                 Ok(Exported::Rows(n))
@@ -371,6 +395,8 @@ pub struct Exporter {
     last_retention: Option<TimestampMs>,
     /// The local day and time the day's tables were last all seen to exist.
     last_tables: Option<(NaiveDate, TimestampMs)>,
+    /// Called with the outage and recovery events ([`Exporter::with_hook`]).
+    hook: HookSlot,
 }
 
 impl Exporter {
@@ -387,7 +413,16 @@ impl Exporter {
             notify: Cursor::new(NOTIFY_CURSOR, Table::Notify),
             last_retention: None,
             last_tables: None,
+            hook: HookSlot::default(),
         })
+    }
+
+    /// Calls `hook` with every [`ExportEvent`]: once when the export starts failing (the
+    /// first failed tick after a healthy one), once when it recovers. Replaces an earlier
+    /// hook.
+    pub fn with_hook(mut self, hook: ExportHook) -> Self {
+        self.hook = HookSlot(Some(hook));
+        self
     }
 
     /// Creates the exporter and spawns [`Exporter::run`] on the current tokio runtime. The
@@ -398,9 +433,14 @@ impl Exporter {
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Result<(JoinHandle<()>, Arc<ExporterStats>)> {
-        let exporter = Self::new(config, store, clock)?;
-        let stats = exporter.stats();
-        Ok((tokio::spawn(exporter.run(shutdown)), stats))
+        Ok(Self::new(config, store, clock)?.spawn(shutdown))
+    }
+
+    /// Spawns [`Exporter::run`] on the current tokio runtime (after [`Exporter::with_hook`],
+    /// say) and returns its task and counters.
+    pub fn spawn(self, shutdown: CancellationToken) -> (JoinHandle<()>, Arc<ExporterStats>) {
+        let stats = self.stats();
+        (tokio::spawn(self.run(shutdown)), stats)
     }
 
     /// The exporter's counters.
@@ -466,8 +506,38 @@ impl Exporter {
     /// One round: tables, retention, then the export of each table (up to a dozen intervals
     /// of stat and of property, up to 120 notify slots). Every part runs even if an earlier
     /// one failed; the first error is returned (and every error is
-    /// counted in [`ExporterStats`]).
+    /// counted in [`ExporterStats`]). The first failed tick after a successful one (or the
+    /// first tick of all) emits [`ExportEvent::Failing`], the first successful one after a
+    /// failure [`ExportEvent::Recovered`].
     pub async fn tick(&mut self) -> Result<TickReport> {
+        let outcome = self.tick_once().await;
+        self.observe(&outcome);
+        outcome
+    }
+
+    /// Moves the outage state on `outcome` and emits the event of a change.
+    fn observe(&self, outcome: &Result<TickReport>) {
+        let stats = &self.sink.stats;
+        let was_failing = stats.set_failing(outcome.is_err());
+        let event = match outcome {
+            Err(e) if !was_failing => {
+                let s = stats.snapshot();
+                ExportEvent::Failing {
+                    error: error_chain(e),
+                    backlog_intervals: s.backlog_intervals,
+                    notify_backlog_slots: s.notify_backlog_slots,
+                }
+            }
+            Ok(report) if was_failing => ExportEvent::Recovered {
+                backlog_intervals: report.backlog_intervals,
+                notify_backlog_slots: report.notify_backlog_slots,
+            },
+            _ => return,
+        };
+        self.hook.emit(&event);
+    }
+
+    async fn tick_once(&mut self) -> Result<TickReport> {
         let now = self.clock.now();
         let today = local_date(now, self.sink.config.labels_offset());
         let mut first_error = None;
@@ -683,15 +753,21 @@ pub async fn export_range(
         let mut summary = ExportSummary::default();
         for (table, intervals) in [(IntervalTable::Stat, stat), (IntervalTable::Property, property)] {
             for interval in intervals {
-                if let Exported::Rows(n) = sink.export_interval(&store, table, interval).await? {
-                    match table {
-                        IntervalTable::Stat => summary.intervals += 1,
-                        IntervalTable::Property => {
-                            summary.property_intervals += 1;
-                            summary.property_rows += n;
+                match sink.export_interval(&store, table, interval).await? {
+                    Exported::Rows(n) => {
+                        match table {
+                            IntervalTable::Stat => {
+                                summary.intervals += 1;
+                                summary.stat_rows += n;
+                            }
+                            IntervalTable::Property => {
+                                summary.property_intervals += 1;
+                                summary.property_rows += n;
+                            }
                         }
+                        summary.rows += n;
                     }
-                    summary.rows += n;
+                    Exported::AlreadyWritten => summary.already_written += 1,
                 }
                 done += 1;
                 progress(done, total);
@@ -706,6 +782,7 @@ pub async fn export_range(
             summary.notify_slots += written.slots;
             summary.notify_rows += written.rows;
             summary.rows += written.rows;
+            summary.already_written += written.skipped;
             done += 1;
             progress(done, total);
         }

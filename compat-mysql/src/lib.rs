@@ -8,6 +8,8 @@
 //! - [`Exporter`]: the loop — [`Exporter::start`] spawns it and returns its
 //!   [`ExporterStats`]; [`Exporter::tick`] runs one round (tests, tools).
 //! - [`export_range`]: a one-shot back-fill of a time range.
+//! - [`ExportEvent`]: the start and the end of an outage, given to an [`ExportHook`]
+//!   ([`Exporter::with_hook`]) — tarsmon records them as notifications.
 //! - [`ddl`]: the exact `CREATE` statements of the original tables.
 //!
 //! Data flow: the ingest pipeline seals base slots of the tables `stat`, `property` and
@@ -41,6 +43,7 @@ mod config;
 mod cursor;
 pub mod ddl;
 mod error;
+mod events;
 mod exporter;
 mod marker;
 mod notify;
@@ -53,7 +56,8 @@ mod writer;
 
 pub use config::{ExporterConfig, StatDatabase};
 pub use error::{Error, Result};
+pub use events::{ExportEvent, ExportHook};
 pub use exporter::{
     ExportSummary, Exporter, NOTIFY_CURSOR, PROPERTY_CURSOR, STAT_CURSOR, TickReport, export_range,
 };
-pub use stats::{ExporterStats, ExporterStatsSnapshot};
+pub use stats::{DatabaseKind, DatabaseStatus, ExporterStats, ExporterStatsSnapshot};

@@ -1,7 +1,7 @@
 //! [`ExporterStats`]: the exporter's counters, shared with metrics and logs.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use tarsmon_ingest::time::TimestampMs;
 
@@ -48,6 +48,39 @@ impl TableCounters {
     }
 }
 
+/// Which classic tables a database holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// A call-statistics database (`tars_stat_YYYYMMDDHH`), one of `stat_databases`.
+    Stat,
+    /// The property database (`tars_property_YYYYMMDDHH`).
+    Property,
+}
+
+/// The health of one database with hourly tables, as querystat's `activeDb` and
+/// `retThreads` report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseStatus {
+    /// The database name.
+    pub name: String,
+    /// Its server, `host:port`.
+    pub server: String,
+    /// What it holds.
+    pub kind: DatabaseKind,
+    /// Whether the exporter's last work on it — creating the day's tables, or writing an
+    /// interval — succeeded. `true` before the first attempt: nothing has failed yet.
+    pub up: bool,
+}
+
+/// One database's health flag.
+#[derive(Debug)]
+struct DatabaseHealth {
+    name: String,
+    server: String,
+    kind: DatabaseKind,
+    up: AtomicBool,
+}
+
 /// Counters of a running exporter. Atomics, because the exporter task writes them while
 /// metrics and the HTTP side read them from other threads; no reader needs a consistent view of
 /// several counters at once, so there is no lock around them.
@@ -55,6 +88,12 @@ impl TableCounters {
 pub struct ExporterStats {
     /// Indexed by [`Table`].
     tables: [TableCounters; 3],
+    /// The databases with hourly tables, in the exporter's order: the stat databases as
+    /// configured, then the property database. Fixed at start; only the flags change.
+    databases: Vec<DatabaseHealth>,
+    /// Whether the last tick failed (set on the first failed tick, cleared by the next one
+    /// that succeeds): the outage state the exporter's events report.
+    failing: AtomicBool,
     already_written: AtomicU64,
     errors: AtomicU64,
     table_errors: AtomicU64,
@@ -118,11 +157,22 @@ pub struct ExporterStatsSnapshot {
     /// committed, e.g. before a crash that kept the cursor from moving) and skipped, since
     /// start.
     pub already_written: u64,
+    /// Whether the last tick failed: the export is in an outage (`tarsmon_mysql_up` 0).
+    pub failing: bool,
+    /// The health of every database with hourly tables: the stat databases as configured,
+    /// then the property database.
+    pub databases: Vec<DatabaseStatus>,
 }
 
 impl ExporterStats {
-    pub(crate) fn new() -> Self {
-        Self::default()
+    /// Counters for an exporter writing to `databases` (`(name, server, kind)`, in the
+    /// exporter's order), every one of them up.
+    pub(crate) fn new(databases: impl IntoIterator<Item = (String, String, DatabaseKind)>) -> Self {
+        let databases = databases
+            .into_iter()
+            .map(|(name, server, kind)| DatabaseHealth { name, server, kind, up: AtomicBool::new(true) })
+            .collect();
+        Self { databases, ..Self::default() }
     }
 
     /// The current values.
@@ -150,7 +200,42 @@ impl ExporterStats {
             notify_backlog_slots: load(&notify.backlog),
             notify_cursor: notify.cursor(),
             already_written: load(&self.already_written),
+            failing: self.is_failing(),
+            databases: self.databases(),
         }
+    }
+
+    /// Whether the last tick failed.
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// The health of every database with hourly tables: the stat databases as configured,
+    /// then the property database.
+    pub fn databases(&self) -> Vec<DatabaseStatus> {
+        self.databases
+            .iter()
+            .map(|d| DatabaseStatus {
+                name: d.name.clone(),
+                server: d.server.clone(),
+                kind: d.kind,
+                up: d.up.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// Records whether the last work on database `i` (an index in the exporter's order)
+    /// succeeded.
+    pub(crate) fn set_database_up(&self, i: usize, up: bool) {
+        if let Some(d) = self.databases.get(i) {
+            d.up.store(up, Ordering::Relaxed);
+        }
+    }
+
+    /// Records the outcome of a tick; returns the previous state (whether the tick before
+    /// failed).
+    pub(crate) fn set_failing(&self, failing: bool) -> bool {
+        self.failing.swap(failing, Ordering::Relaxed)
     }
 
     /// The last error, if any.

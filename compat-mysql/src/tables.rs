@@ -221,12 +221,16 @@ impl TableManager {
                     if let Err(e) = self.ensure_table(servers, dbs, i, &table, stats).await {
                         warn!(database = %db.name, table, error = %crate::stats::error_chain(&e),
                             "creating an hourly table failed; retrying on the next tick");
+                        stats.set_database_up(i, false);
                         first_error.get_or_insert(e);
                         all_done = false;
                         continue 'dbs;
                     }
                 }
             }
+            // Every table is there. Either MySQL just said so, or they were known to exist
+            // and nothing failed on this database since (a failed write forgets them).
+            stats.set_database_up(i, true);
         }
         if all_done {
             self.yesterday = None;

@@ -6,11 +6,13 @@
 #[path = "mysql_export/mariadb.rs"]
 mod mariadb;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mariadb::MariaDb;
-use tarsmon_compat_mysql::{Exporter, ExporterConfig, STAT_CURSOR, StatDatabase, ddl, export_range};
+use tarsmon_compat_mysql::{
+    DatabaseKind, ExportEvent, Exporter, ExporterConfig, STAT_CURSOR, StatDatabase, ddl, export_range,
+};
 use tarsmon_engine::{Store, StoreConfig};
 use tarsmon_ingest::stat::{Source, StatBatchBuilder, StatKey, StatValue};
 use tarsmon_ingest::time::{Clock, ManualClock, TimestampMs};
@@ -424,7 +426,7 @@ async fn export_range_backfills_without_touching_the_cursor() {
         })
         .await
         .unwrap();
-    assert_eq!((summary.intervals, summary.rows), (6, 6));
+    assert_eq!((summary.intervals, summary.stat_rows, summary.rows), (6, 6, 6));
     assert_eq!(seen.first(), Some(&(0, 6)));
     assert_eq!(seen.last(), Some(&(6, 6)));
     let rows: Vec<(String, u32)> = db
@@ -465,4 +467,131 @@ async fn the_started_loop_exports_and_stops_on_shutdown() {
     tokio::time::timeout(Duration::from_secs(10), task).await.expect("exporter stops").unwrap();
     let succ: Vec<u32> = db.query("SELECT succ_count FROM tars_stat.tars_stat_2024011509").await;
     assert_eq!(succ, vec![7]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_emits_one_failing_and_one_recovered_event() {
+    let mut db = MariaDb::start().await;
+    let (_dir, store) = temp_store();
+    let start = at("2024-01-15 02:00:00");
+    let clock = Arc::new(ManualClock::new(start));
+    let events: Arc<Mutex<Vec<ExportEvent>>> = Arc::default();
+    let seen = events.clone();
+    let mut exporter = new_exporter(config(&db), &store, &clock)
+        .with_hook(Arc::new(move |e: &ExportEvent| seen.lock().unwrap().push(e.clone())));
+    let events = || events.lock().unwrap().clone();
+    let slot = |m: i64| {
+        write_slot(
+            &store,
+            TimestampMs(start.0 + m * MIN),
+            &[(key("get", Source::Client), calls(m + 1, 3, 0))],
+        );
+    };
+    // Healthy ticks emit nothing.
+    for m in 0..5 {
+        slot(m);
+    }
+    clock.set(TimestampMs(start.0 + 5 * MIN + 15_000));
+    exporter.tick().await.unwrap();
+    exporter.tick().await.unwrap();
+    assert_eq!(events(), vec![]);
+    assert!(!exporter.stats().snapshot().failing);
+
+    // MariaDB goes away while reports keep coming: one Failing event, however many ticks fail.
+    db.stop();
+    for m in 5..20 {
+        slot(m);
+        clock.set(TimestampMs(start.0 + (m + 1) * MIN + 15_000));
+        if (m + 1) % 5 == 0 {
+            assert!(exporter.tick().await.is_err());
+            assert!(exporter.tick().await.is_err());
+        }
+    }
+    let got = events();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let ExportEvent::Failing { error, backlog_intervals, notify_backlog_slots } = &got[0] else {
+        panic!("expected Failing, got {got:?}");
+    };
+    // Raised on the first failed tick, when the first interval of the outage was waiting.
+    assert_eq!((*backlog_intervals, *notify_backlog_slots), (1, 0));
+    assert!(error.contains("127.0.0.1:") && error.contains("tars_stat"), "{error}");
+    assert!(got[0].message().starts_with("MySQL export failing: MySQL 127.0.0.1:"), "{}", got[0]);
+    let s = exporter.stats().snapshot();
+    assert!(s.failing);
+    assert_eq!(s.backlog_intervals, 3);
+    // The stat database failed its last write; the property database had nothing to write.
+    let health: Vec<(&str, DatabaseKind, bool)> =
+        s.databases.iter().map(|d| (d.name.as_str(), d.kind, d.up)).collect();
+    assert_eq!(
+        health,
+        vec![("tars_stat", DatabaseKind::Stat, false), ("tars_property", DatabaseKind::Property, true)]
+    );
+
+    // Back: one Recovered event on the first tick that succeeds (a stale pooled connection may
+    // fail one more tick, which is still the same outage).
+    db.restart().await;
+    let mut ticks = 0;
+    while exporter.tick().await.is_err() {
+        ticks += 1;
+        assert!(ticks <= 3, "not recovered: {:?}", exporter.stats().snapshot());
+    }
+    exporter.tick().await.unwrap();
+    let got = events();
+    assert_eq!(got.len(), 2, "{got:?}");
+    // Twelve intervals fit in one tick: the three waiting ones were written by it.
+    assert_eq!(got[1], ExportEvent::Recovered { backlog_intervals: 0, notify_backlog_slots: 0 });
+    assert_eq!(got[1].message(), "MySQL export recovered; backlog 0 intervals");
+    let s = exporter.stats().snapshot();
+    assert!(!s.failing);
+    assert!(s.databases.iter().all(|d| d.up), "{s:?}");
+    assert_eq!(stored_cursor(&store), Some(TimestampMs(start.0 + 20 * MIN)));
+
+    // A second outage is a second event.
+    db.stop();
+    slot(20);
+    clock.set(TimestampMs(start.0 + 25 * MIN + 15_000));
+    assert!(exporter.tick().await.is_err());
+    let got = events();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got[2].is_failing());
+    exporter.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_health_is_tracked_per_database() {
+    let db = MariaDb::start().await;
+    // A port nothing listens on: the second stat database is unreachable.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_dir, store) = temp_store();
+    let rows: Vec<_> = (0..20).map(|i| (key(&format!("f{i}"), Source::Client), calls(1, 2, 0))).collect();
+    write_slot(&store, at("2024-01-15 01:55:00"), &rows);
+    let clock = Arc::new(ManualClock::new(at("2024-01-15 02:01:00")));
+    let far = format!("mysql://root@127.0.0.1:{closed}");
+    let config = ExporterConfig {
+        stat_databases: vec![
+            StatDatabase::named("tars_stat"),
+            StatDatabase { name: "tars_stat_far".into(), url: Some(far) },
+        ],
+        timeout: Duration::from_secs(5),
+        ..config(&db)
+    };
+    let mut exporter = new_exporter(config, &store, &clock);
+    let before = exporter.stats().snapshot();
+    assert!(before.databases.iter().all(|d| d.up) && !before.failing, "nothing has failed yet");
+    assert!(exporter.tick().await.is_err());
+    let s = exporter.stats().snapshot();
+    let health: Vec<(&str, &str, bool)> =
+        s.databases.iter().map(|d| (d.name.as_str(), d.server.as_str(), d.up)).collect();
+    let near = db.root_url().trim_start_matches("mysql://root@").to_owned();
+    let far_server = format!("127.0.0.1:{closed}");
+    assert_eq!(
+        health,
+        vec![
+            ("tars_stat", near.as_str(), true),
+            ("tars_stat_far", far_server.as_str(), false),
+            ("tars_property", near.as_str(), true)
+        ]
+    );
+    assert!(s.failing);
+    exporter.close().await;
 }
