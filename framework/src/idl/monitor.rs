@@ -51,11 +51,12 @@ crate::tars_struct! {
         1 optional msg: String,
         /// `YYYYMMDD HHMM` of the last complete sealed interval.
         2 require last_time: String,
-        /// Databases queried (always 1: tarsmon's store).
+        /// Healthy databases: with the MySQL exporter on, the exported databases whose last
+        /// write succeeded; else 1 (tarsmon's store).
         3 require active_db: i32,
-        /// Databases configured (1).
+        /// Databases configured: the exported MySQL databases, else 1.
         4 require total_db: i32,
-        /// Per-database result codes.
+        /// Per-database result codes (0 healthy, -1 failing).
         5 require ret_threads: Vec<i32>,
         /// Group key (values joined by `,`) → one value per index.
         6 optional result: BTreeMap<String, Vec<f64>>,

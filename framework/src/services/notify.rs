@@ -33,6 +33,13 @@ pub const PAGE_SIZE: usize = 20;
 /// Pages `getNotifyInfo` serves (FW 1.4's `max_page_num`).
 pub const MAX_PAGES: i32 = 30;
 
+/// The application of tarsmon's own notifications ([`NotifyService::notify_own`]).
+pub const OWN_APP: &str = "tars";
+/// The server name of tarsmon's own notifications: their `server_id` is
+/// `tars.tarsmon_<node>`, where TarsWeb shows the alarms of a server `tars.tarsmon` deployed
+/// on that node.
+pub const OWN_SERVER: &str = "tarsmon";
+
 /// Counters of the NotifyObj servant (beyond the pipeline's own).
 #[derive(Debug, Default)]
 pub struct NotifyCounters {
@@ -77,6 +84,25 @@ impl NotifyService {
     /// The servant's counters.
     pub fn counters(&self) -> &NotifyCounters {
         &self.counters
+    }
+
+    /// Records a notification of tarsmon itself (an outage of the MySQL export, say): a
+    /// NOTIFY of `level` from [`OWN_APP`].[`OWN_SERVER`] on `node`, stored like a reported one
+    /// — the same filters, counters and memory budget — so it shows in the `notify` table,
+    /// in `getNotifyInfo` and, exported, in `t_server_notifys`. Never blocks.
+    pub fn notify_own(&self, node: &str, level: NotifyLevel, message: &str) {
+        let report = NotifyReport {
+            kind: NotifyKind::Notify,
+            app: OWN_APP,
+            set: "",
+            container: "",
+            server: OWN_SERVER,
+            message,
+            thread_id: "",
+            level,
+            node_name: node,
+        };
+        self.store(&report, node);
     }
 
     fn store(&self, report: &NotifyReport<'_>, peer_ip: &str) {

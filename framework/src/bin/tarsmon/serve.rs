@@ -16,7 +16,7 @@ use tarsmon_framework::server::Adapter;
 use tarsmon_framework::services::notify::{NotifyCounters, NotifyService};
 use tarsmon_framework::services::pending::PendingRole;
 use tarsmon_framework::services::property::{PropertyCounters, PropertyService};
-use tarsmon_framework::services::querystat::{QueryPropertyService, QueryStatService};
+use tarsmon_framework::services::querystat::{DbStatusSource, QueryPropertyService, QueryStatService};
 use tarsmon_framework::services::registry::Registry;
 use tarsmon_framework::services::stat::StatService;
 use tarsmon_ingest::time::{Clock, SystemClock};
@@ -90,17 +90,32 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
             render_notify_metrics(n.counters(), out);
         }));
     }
+    // The exporter is made here (no I/O yet) so that metrics and the query servants can read
+    // its counters; it is spawned once everything else runs.
     #[cfg(feature = "mysql")]
-    let mysql_metrics = Arc::new(std::sync::OnceLock::<Arc<tarsmon_compat_mysql::ExporterStats>>::new());
+    let exporter = match config.mysql_exporter()? {
+        Some(cfg) => {
+            info!(url = %redact(&cfg.url), "MySQL exporter on");
+            let exporter = tarsmon_compat_mysql::Exporter::new(cfg, store.clone(), clock.clone())?;
+            Some(exporter.with_hook(outage_notifier(notify_service.clone(), config.advertise_host())))
+        }
+        None => None,
+    };
     #[cfg(feature = "mysql")]
-    {
-        let m = mysql_metrics.clone();
-        metrics.add_extra(Arc::new(move |out: &mut String| {
-            if let Some(stats) = m.get() {
-                render_mysql_metrics(&stats.snapshot(), out);
-            }
-        }));
-    }
+    let (stat_dbs, property_dbs) = match &exporter {
+        Some(e) => {
+            let stats = e.stats();
+            let m = stats.clone();
+            metrics.add_extra(Arc::new(move |out: &mut String| render_mysql_metrics(&m.snapshot(), out)));
+            (
+                Some(db_status(stats.clone(), tarsmon_compat_mysql::DatabaseKind::Stat)),
+                Some(db_status(stats, tarsmon_compat_mysql::DatabaseKind::Property)),
+            )
+        }
+        None => (None, None),
+    };
+    #[cfg(not(feature = "mysql"))]
+    let (stat_dbs, property_dbs): (Option<DbStatusSource>, Option<DbStatusSource>) = (None, None);
     for (role, mut a, std_listener, port) in listeners {
         a.endpoint.port = port;
         let servant: Arc<dyn Servant> = match role {
@@ -108,8 +123,20 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
             Role::Stat => stat_service.clone(),
             Role::Property => property_service.clone(),
             Role::Notify => notify_service.clone(),
-            Role::QueryStat => Arc::new(QueryStatService::new(engine.clone())),
-            Role::QueryProperty => Arc::new(QueryPropertyService::new(engine.clone())),
+            Role::QueryStat => {
+                let service = QueryStatService::new(engine.clone());
+                Arc::new(match stat_dbs.clone() {
+                    Some(dbs) => service.with_databases(dbs),
+                    None => service,
+                })
+            }
+            Role::QueryProperty => {
+                let service = QueryPropertyService::new(engine.clone());
+                Arc::new(match property_dbs.clone() {
+                    Some(dbs) => service.with_databases(dbs),
+                    None => service,
+                })
+            }
             other => Arc::new(PendingRole::new(other.object())),
         };
         let endpoint = a.endpoint.clone();
@@ -146,17 +173,11 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     // The exporter has its own token: it stops after the last slot is sealed, so that slot is
     // still exported on the next start (its cursor is durable), never half-way.
     #[cfg(feature = "mysql")]
-    let mysql = match config.mysql_exporter()? {
-        Some(cfg) => {
-            let token = CancellationToken::new();
-            info!(url = %redact(&cfg.url), "MySQL exporter on");
-            let (task, stats) =
-                tarsmon_compat_mysql::Exporter::start(cfg, store.clone(), clock.clone(), token.clone())?;
-            mysql_metrics.set(stats).ok();
-            Some((task, token))
-        }
-        None => None,
-    };
+    let mysql = exporter.map(|exporter| {
+        let token = CancellationToken::new();
+        let (task, _) = exporter.spawn(token.clone());
+        (task, token)
+    });
     info!(data_dir = %config.data_dir.display(), "tarsmon started");
 
     wait_for_signal().await?;
@@ -302,11 +323,47 @@ fn render_notify_metrics(c: &NotifyCounters, out: &mut String) {
     );
 }
 
+/// The exporter's hook: records the start and the end of an export outage as a notification
+/// of tarsmon itself (`tars.tarsmon` on `node`; level error, then normal), so it shows on
+/// TarsWeb's alarm page and, once the export works again, in `t_server_notifys`.
+#[cfg(feature = "mysql")]
+fn outage_notifier(notify: Arc<NotifyService>, node: &str) -> tarsmon_compat_mysql::ExportHook {
+    use tarsmon_ingest::notify::NotifyLevel;
+    let node = node.to_owned();
+    Arc::new(move |event: &tarsmon_compat_mysql::ExportEvent| {
+        let level = if event.is_failing() { NotifyLevel::Error } else { NotifyLevel::Normal };
+        notify.notify_own(&node, level, &event.message());
+    })
+}
+
+/// The `activeDb`/`totalDb`/`retThreads` source of a query servant: the health of the
+/// exporter's databases of `kind` (the stat databases, or the property database).
+#[cfg(feature = "mysql")]
+fn db_status(
+    stats: Arc<tarsmon_compat_mysql::ExporterStats>,
+    kind: tarsmon_compat_mysql::DatabaseKind,
+) -> DbStatusSource {
+    use tarsmon_framework::services::querystat::DbStatus;
+    Arc::new(move || DbStatus::from_health(stats.databases().iter().filter(|d| d.kind == kind).map(|d| d.up)))
+}
+
+/// `s` escaped for a Prometheus label value.
+#[cfg(feature = "mysql")]
+fn label_value(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 /// The exporter's counters in the Prometheus text format.
 #[cfg(feature = "mysql")]
 fn render_mysql_metrics(s: &tarsmon_compat_mysql::ExporterStatsSnapshot, out: &mut String) {
     use std::fmt::Write;
     let rows = [
+        (
+            "tarsmon_mysql_up",
+            "1 while the MySQL export works, 0 from a failed round until one succeeds.",
+            "gauge",
+            u64::from(!s.failing),
+        ),
         ("tarsmon_mysql_exported_rows_total", "Rows written to MySQL.", "counter", s.exported_rows),
         (
             "tarsmon_mysql_exported_intervals_total",
@@ -358,6 +415,24 @@ fn render_mysql_metrics(s: &tarsmon_compat_mysql::ExporterStatsSnapshot, out: &m
     ];
     for (name, help, kind, v) in rows {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+    }
+    let name = "tarsmon_mysql_database_up";
+    let _ = writeln!(
+        out,
+        "# HELP {name} 1 if the last write to (or table check of) this database succeeded.\n# TYPE {name} gauge"
+    );
+    for d in &s.databases {
+        let kind = match d.kind {
+            tarsmon_compat_mysql::DatabaseKind::Stat => "stat",
+            tarsmon_compat_mysql::DatabaseKind::Property => "property",
+        };
+        let _ = writeln!(
+            out,
+            "{name}{{database=\"{}\",server=\"{}\",kind=\"{kind}\"}} {}",
+            label_value(&d.name),
+            label_value(&d.server),
+            u64::from(d.up)
+        );
     }
 }
 
