@@ -103,44 +103,14 @@ pub async fn page(querystat: &ServantProxy, callee: &str) -> anyhow::Result<()> 
     monitor_query(querystat, &req).await.map(drop)
 }
 
-/// Runs `sql` through tarsmon's HTTP API at `addr` (`host:port`) and returns the CSV body:
-/// a plain HTTP/1.1 request on a fresh connection, as `curl` would send it.
+/// Runs `sql` through tarsmon's HTTP API at `addr` (`host:port`) and returns the CSV body.
 pub async fn http_sql(addr: &str, sql: &str) -> anyhow::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn =
-        tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
-    let request = format!(
-        "POST /sql?format=csv HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{sql}",
-        sql.len()
-    );
-    conn.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    conn.read_to_end(&mut response).await?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").context("a malformed HTTP response")?;
-    let status = head.lines().next().unwrap_or_default();
-    if !status.contains(" 200 ") {
-        bail!("{sql}: {status}: {}", body.trim());
+    let (status, body) =
+        tarsmon_framework::http_client::post(&format!("http://{addr}/sql?format=csv"), sql).await?;
+    if status != 200 {
+        bail!("{sql}: HTTP {status}: {}", body.trim());
     }
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return Ok(dechunk(body));
-    }
-    Ok(body.to_owned())
-}
-
-/// The body of a `Transfer-Encoding: chunked` response.
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
-    }
-    out
+    Ok(body)
 }
 
 /// Notifications of application `app` that tarsmon stored, counted with SQL over HTTP.
@@ -174,13 +144,6 @@ fn fdate(day: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chunked_bodies_are_joined() {
-        assert_eq!(dechunk("3\r\nn\n1\r\n1\r\n2\r\n0\r\n\r\n"), "n\n12");
-        assert_eq!(dechunk("2\r\n\r\n\r\n0\r\n\r\n"), "\r\n");
-        assert_eq!(dechunk("4\r\nn\n12\r\n0\r\n\r\n"), "n\n12");
-    }
 
     #[test]
     fn fdate_of_known_days() {

@@ -14,6 +14,7 @@ pub mod client;
 pub mod codec;
 pub mod endpoint;
 pub mod http;
+pub mod http_client;
 pub mod idl;
 pub mod metrics;
 pub mod packet;

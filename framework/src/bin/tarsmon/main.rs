@@ -4,7 +4,6 @@
 mod config;
 #[cfg(feature = "mysql")]
 mod export;
-mod http_client;
 mod offline;
 mod querystat;
 mod serve;
@@ -124,7 +123,7 @@ fn main() -> anyhow::Result<()> {
                     offline::sql(&cfg, &query, format.parse()?).await?
                 }
                 None => {
-                    let (status, body) = http_client::post(
+                    let (status, body) = tarsmon_framework::http_client::post(
                         &format!("{}/sql?format={format}", url.trim_end_matches('/')),
                         &query,
                     )

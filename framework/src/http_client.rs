@@ -1,11 +1,11 @@
-//! A minimal HTTP/1.1 client for the CLI's calls to a running tarsmon's API (one request per
-//! connection, `Connection: close`).
+//! A minimal HTTP/1.1 client for calls to a running tarsmon's API (one request per
+//! connection, `Connection: close`): the CLI's `sql` and the load generator's checks.
 
 use anyhow::{Context, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// POSTs `body` to `url` (`http://HOST:PORT/path?query`) and returns the status and the body.
-pub(crate) async fn post(url: &str, body: &str) -> anyhow::Result<(u16, String)> {
+pub async fn post(url: &str, body: &str) -> anyhow::Result<(u16, String)> {
     let rest = url.strip_prefix("http://").context("only http:// URLs are supported")?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -46,5 +46,18 @@ fn dechunk(mut s: &str) -> anyhow::Result<String> {
         }
         out.push_str(&rest[..n]);
         s = rest[n..].trim_start_matches("\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::dechunk;
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        assert_eq!(dechunk("3\r\nn\n1\r\n1\r\n2\r\n0\r\n\r\n").unwrap(), "n\n12");
+        assert_eq!(dechunk("4\r\nn\n12\r\n0\r\n\r\n").unwrap(), "n\n12");
+        assert!(dechunk("9\r\nshort\r\n").is_err());
     }
 }
