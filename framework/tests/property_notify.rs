@@ -354,6 +354,30 @@ async fn notifications_current_and_legacy_commands_filters_and_history() {
     t.stop();
 }
 
+/// Past the memory budget a notification is not stored, and the real client is told so
+/// (tarsnotify acknowledged it either way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_over_the_memory_budget_is_refused_not_acknowledged() {
+    // The default 60 s slot: all four land in one open slot, whose memory is not freed.
+    let (_dir, t) = start("[notify]\nmemory_budget = \"4KiB\"\n");
+    let big = "x".repeat(1500);
+    let mut refused = Vec::new();
+    for i in 0..4 {
+        let args = report_info(0, "FloodServer", &format!("{i}:{big}"), 0, "n1").to_string();
+        let v = node("notify_client.js", &[t.port(NOTIFY).to_string(), "reportNotifyInfo".into(), args], &[])
+            .await;
+        if v["ok"] != true {
+            refused.push(v["error"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert!(!refused.is_empty() && refused.len() < 4, "refused: {refused:?}");
+    let stored = wait_for(&t, "SELECT count(*) AS n FROM notify", |r| r[0]["n"].as_i64() > Some(0)).await;
+    let stored = stored[0]["n"].as_i64().unwrap();
+    assert_eq!(stored as usize + refused.len(), 4, "every notification is stored or refused: {refused:?}");
+    assert_eq!(metric(&t, "tarsmon_rows_dropped_total{table=\"notify\"}").await as usize, refused.len());
+    t.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_retention_keeps_the_newest_n_per_server() {
     let config = format!("{FAST}[storage]\nretention_interval = \"1s\"\n")

@@ -67,14 +67,23 @@ fn report_args(entries: Vec<(StatMicMsgHead<'static>, StatMicMsgBody)>, from_cli
 }
 
 async fn report(t: &Tarsmon, args: Vec<u8>, node_name: Option<&str>) {
+    let rsp = report_reply(t, args, node_name).await;
+    assert_eq!(rsp.ret, 0, "{}", rsp.desc);
+    assert_eq!(rsp.reader().read::<i32>(0).unwrap(), 0);
+}
+
+/// Sends one `reportMicMsg` and returns the reply, whatever its `iRet`.
+async fn report_reply(
+    t: &Tarsmon,
+    args: Vec<u8>,
+    node_name: Option<&str>,
+) -> tarsmon_framework::client::Response {
     let prx = ServantProxy::direct(&t.proxy(STAT)).unwrap();
     let mut opts = CallOptions::default();
     if let Some(n) = node_name {
         opts.context.insert("node_name".into(), n.into());
     }
-    let rsp = prx.invoke_with(TARS_VERSION, "reportMicMsg", args, &opts).await.unwrap().unwrap();
-    assert_eq!(rsp.ret, 0);
-    assert_eq!(rsp.reader().read::<i32>(0).unwrap(), 0);
+    prx.invoke_with(TARS_VERSION, "reportMicMsg", args, &opts).await.unwrap().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,7 +298,14 @@ async fn kill_9_loses_at_most_the_checkpoint_window_and_never_duplicates() {
 async fn the_memory_cap_drops_visibly_and_the_server_keeps_serving() {
     let (_dir, t) = start("[stat]\nmemory_budget = \"16KiB\"\n");
     let entries: Vec<_> = (0..200).map(|i| (head("Cap.Client", &format!("f{i}")), body(1, 0, 0))).collect();
-    report(&t, report_args(entries, true), None).await;
+    // The caller is told that part of its report was not stored, and how much.
+    let rsp = report_reply(&t, report_args(entries, true), None).await;
+    assert_eq!(rsp.ret, -9, "overload");
+    assert!(
+        rsp.desc.contains("memory budget exhausted") && rsp.desc.contains("of 200 entries dropped"),
+        "{}",
+        rsp.desc
+    );
     let (status, metrics) = t.get("/metrics").await;
     assert_eq!(status, 200);
     let dropped: u64 = metrics
@@ -303,8 +319,12 @@ async fn the_memory_cap_drops_visibly_and_the_server_keeps_serving() {
     assert!(metrics.contains("tarsmon_rows_dropped_total{table=\"stat\"}"));
     let kept = t.sql("SELECT count(*) AS n FROM stat").await[0]["n"].as_i64().unwrap();
     assert_eq!(kept as u64 + dropped, 200);
-    // Still serving.
-    report(&t, report_args(vec![(head("Cap.Client", "f0"), body(1, 0, 0))], true), None).await;
+    assert!(rsp.desc.contains(&format!("{dropped} of 200")), "{}", rsp.desc);
+    // Still serving: the next report is answered (stored if its key is open in the shard of
+    // the thread that takes it, refused otherwise) and the connection stays usable.
+    let rsp =
+        report_reply(&t, report_args(vec![(head("Cap.Client", "f0"), body(1, 0, 0))], true), None).await;
+    assert!(rsp.ret == 0 || rsp.ret == -9, "{rsp:?}");
     t.stop();
 }
 

@@ -102,14 +102,19 @@ impl NotifyService {
             level,
             node_name: node,
         };
-        self.store(&report, node);
+        if let Err(e) = self.store(&report, node) {
+            // Counted in `dropped` like any other; there is no caller to tell.
+            warn!(error = %e, "a notification of tarsmon itself was dropped");
+        }
     }
 
-    fn store(&self, report: &NotifyReport<'_>, peer_ip: &str) {
+    /// Stores `report` unless the filters drop it; fails with an overload error if the memory
+    /// budget had no room for it (counted in `dropped`).
+    fn store(&self, report: &NotifyReport<'_>, peer_ip: &str) -> Result<(), ServantError> {
         let c = &self.counters;
         if self.filter.drops(report.app, report.server, report.message) {
             c.filtered.fetch_add(1, Ordering::Relaxed);
-            return;
+            return Ok(());
         }
         if split_set(report.set).is_none() {
             c.bad_sets.fetch_add(1, Ordering::Relaxed);
@@ -128,9 +133,10 @@ impl NotifyService {
         let heap = entry.record.heap_bytes();
         if self.pipeline.record_in(slot, &entry, heap, &NotifyValue) == Update::Dropped {
             c.dropped.fetch_add(1, Ordering::Relaxed);
-        } else {
-            c.stored.fetch_add(1, Ordering::Relaxed);
+            return Err(super::refuse_dropped("notifications", 1, 1));
         }
+        c.stored.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn report_notify_info(&self, current: &Current<'_>, mut args: Args<'_>) -> Result<Reply, ServantError> {
@@ -157,7 +163,7 @@ impl NotifyService {
             },
             node_name: &info.s_node_name,
         };
-        self.store(&report, &current.peer.ip().to_string());
+        self.store(&report, &current.peer.ip().to_string())?;
         Ok(current.reply())
     }
 
@@ -187,7 +193,7 @@ impl NotifyService {
             node_name: "",
         };
         self.counters.legacy.fetch_add(1, Ordering::Relaxed);
-        self.store(&report, &current.peer.ip().to_string());
+        self.store(&report, &current.peer.ip().to_string())?;
         Ok(current.reply())
     }
 

@@ -107,6 +107,10 @@ impl PropertyService {
         c.unknown_policies.fetch_add(unknown, Ordering::Relaxed);
         c.dropped_values.fetch_add(dropped, Ordering::Relaxed);
         // tarsproperty returns 0; rejected values are counted (and logged at debug level).
+        // Values dropped for memory are counted, and the caller is told.
+        if dropped > 0 {
+            return Err(super::refuse_dropped("values", dropped, values));
+        }
         Ok(current.reply().ret(&0i32))
     }
 }

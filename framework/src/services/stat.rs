@@ -96,8 +96,11 @@ impl StatService {
         c.entries.fetch_add(entries, Ordering::Relaxed);
         c.empty_entries.fetch_add(empty, Ordering::Relaxed);
         c.dropped_entries.fetch_add(dropped, Ordering::Relaxed);
-        // tarsstat always returns 0; entries dropped for memory are counted and logged, and the
-        // caller (a oneway report, in practice) could not act on anything else.
+        // tarsstat always returns 0, even when its hash map is full. Entries dropped for memory
+        // are counted, and the caller is told (a oneway report gets no reply either way).
+        if dropped > 0 {
+            return Err(super::refuse_dropped("entries", dropped, entries));
+        }
         Ok(current.reply().ret(&0i32))
     }
 }
