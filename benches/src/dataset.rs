@@ -77,7 +77,7 @@ pub fn write_stat_slots(
         for (k, key) in keys.iter().enumerate() {
             b.append(slot, key, &stat_value(k, s));
         }
-        store.write_slot(StatTable::NAME, slot, &b.finish())?;
+        store.write_slot_by(StatTable::NAME, slot, &b.finish(), StatTable::SEGMENT_BY)?;
         rows += keys.len() as u64;
         slot = TimestampMs(slot.0 + slot_ms);
     }

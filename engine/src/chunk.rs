@@ -23,14 +23,24 @@
 //! [`ChunkError`] and Arrow's reader, which trusts the offsets and lengths inside the stream
 //! (it allocates and slices by them), only sees bytes this writer produced.
 //!
+//! Format version 2 ([`segments`]) is what the store writes for sealed slots: the value under
+//! the chunk key is an index (same 13-byte header, version 2), and the rows are in segments
+//! under keys of their own, grouped by one text column, so a scan filtered on that column
+//! reads only the segments that hold its value. Each segment is a version-1 payload without
+//! its schema message, which the index carries once. Checkpoints stay version 1: one value.
+//! [`encode_chunk`] and [`decode_chunk`] are the version-1, one-value form; a version-2 index
+//! given to [`decode_chunk`] is [`ChunkError::Segmented`].
+//!
 //! The code follows the data: [`dictionary`] turns the caller's batch into its storage form and
-//! back, [`header`] frames the IPC payload. **Compatibility:** a chunk written by any released
-//! version must stay readable; a new layout gets a new version byte and its own decode path
-//! next to version 1, and `tests/chunk_compat.rs` keeps a version-1 chunk to prove it.
+//! back, [`header`] frames the IPC payload, [`segments`] splits a slot and indexes the parts.
+//! **Compatibility:** a chunk written by any released version must stay readable; a new
+//! layout gets a new version byte and its own decode path next to the others, and
+//! `tests/chunk_compat.rs` keeps a version-1 chunk to prove it.
 
 mod dictionary;
 mod guard;
 mod header;
+mod segments;
 #[cfg(test)]
 mod tests;
 
@@ -41,26 +51,82 @@ use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
 
 use crate::error::ChunkError;
-use header::{HEADER_LEN, VERSION_1};
+use header::{HEADER_LEN, VERSION_1, VERSION_2};
+pub use segments::EncodedSlot;
+pub(crate) use segments::Index;
 
 /// Buffer alignment inside the IPC payload. Arrow's default of 64 wastes up to 63 bytes per
 /// buffer, which is a lot in a small chunk; 8 is enough for every type, and the reader
 /// copies into aligned memory anyway.
 const IPC_ALIGNMENT: usize = 8;
 
-/// Encodes `batch` as a chunk in the current format (version 1).
+/// Encodes `batch` as one self-contained chunk value (version 1): the form of checkpoints.
 pub fn encode_chunk(batch: &RecordBatch) -> Result<Vec<u8>, ChunkError> {
     let stored = dictionary::to_storage(batch)?;
-    let options = IpcWriteOptions::try_new(IPC_ALIGNMENT, false, MetadataVersion::V5)?
-        .try_with_compression(Some(CompressionType::LZ4_FRAME))?;
     let mut out = vec![0; HEADER_LEN];
     {
-        let mut writer = StreamWriter::try_new_with_options(&mut out, &stored.schema(), options)?;
+        let mut writer = StreamWriter::try_new_with_options(&mut out, &stored.schema(), ipc_options()?)?;
         writer.write(&stored)?;
         writer.finish()?;
     }
     header::seal(&mut out, VERSION_1)?;
     Ok(out)
+}
+
+/// The IPC options of every payload: V5 metadata, 8-byte alignment, LZ4_FRAME buffers.
+fn ipc_options() -> Result<IpcWriteOptions, ChunkError> {
+    Ok(IpcWriteOptions::try_new(IPC_ALIGNMENT, false, MetadataVersion::V5)?
+        .try_with_compression(Some(CompressionType::LZ4_FRAME))?)
+}
+
+/// Encodes `batch` as a sealed slot in format version 2, its rows grouped into segments by
+/// the text column `segment_by` (an index into the batch's schema), or in one segment.
+pub fn encode_slot(batch: &RecordBatch, segment_by: Option<usize>) -> Result<EncodedSlot, ChunkError> {
+    segments::encode(batch, segment_by, segments::MIN_SEGMENT_ROWS)
+}
+
+/// Decodes a sealed slot from the value under its chunk key (`index`: a version-2 index, or
+/// a whole version-1 chunk) and all its segment values, in order (none for version 1), as
+/// `filter` asks. The store reads only the segments a filter needs; this reads from memory,
+/// for tools and tests.
+pub fn decode_slot(
+    index: &[u8],
+    segments: &[&[u8]],
+    filter: ChunkFilter<'_>,
+) -> Result<RecordBatch, ChunkError> {
+    match open_stored(index)? {
+        Stored::Whole(payload) => decode_v1(payload, filter),
+        Stored::Segmented(index) => {
+            let wanted: Vec<(u32, &[u8])> = index
+                .wanted(filter)
+                .into_iter()
+                .map(|n| {
+                    let value = usize::try_from(n).ok().and_then(|i| segments.get(i));
+                    value.map(|v| (n, *v)).ok_or(ChunkError::MissingSegment { segment: n })
+                })
+                .collect::<Result<_, _>>()?;
+            index.decode(&wanted, filter)
+        }
+    }
+}
+
+/// What a value under a chunk key holds.
+#[derive(Debug)]
+pub(crate) enum Stored<'a> {
+    /// A whole version-1 chunk: its checked payload.
+    Whole(&'a [u8]),
+    /// The index of a version-2 chunk, whose rows are in segments.
+    Segmented(Index),
+}
+
+/// Checks the header of a value under a chunk key and says what it holds.
+pub(crate) fn open_stored(bytes: &[u8]) -> Result<Stored<'_>, ChunkError> {
+    let (version, payload) = header::open(bytes)?;
+    match version {
+        VERSION_1 => Ok(Stored::Whole(payload)),
+        VERSION_2 => Ok(Stored::Segmented(Index::parse(payload)?)),
+        version => Err(ChunkError::UnsupportedVersion { version }),
+    }
 }
 
 /// Decodes a chunk written by [`encode_chunk`] of this or any earlier version.
@@ -98,12 +164,13 @@ pub fn decode_chunk_columns(bytes: &[u8], filter: ChunkFilter<'_>) -> Result<Rec
     let (version, payload) = header::open(bytes)?;
     match version {
         VERSION_1 => decode_v1(payload, filter),
+        VERSION_2 => Err(ChunkError::Segmented),
         version => Err(ChunkError::UnsupportedVersion { version }),
     }
 }
 
-/// Reads the payload of a version-1 chunk.
-fn decode_v1(payload: &[u8], filter: ChunkFilter<'_>) -> Result<RecordBatch, ChunkError> {
+/// Reads the payload of a version-1 chunk (header already checked), as `filter` asks.
+pub(crate) fn decode_v1(payload: &[u8], filter: ChunkFilter<'_>) -> Result<RecordBatch, ChunkError> {
     // Arrow's IPC reader trusts the offsets inside the stream and panics on some inconsistent
     // ones (`Buffer::slice_with_length`). The checksum keeps accidental damage from getting
     // here; catching the unwind also turns a bad payload that carries a matching checksum (or

@@ -140,6 +140,25 @@ pub enum ChunkError {
         /// Encoded payload length.
         len: usize,
     },
+    /// The column named to group a slot's rows into segments cannot be used for that.
+    #[error("segment column {column}: {reason}")]
+    SegmentColumn {
+        /// The column's index in the batch.
+        column: usize,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// A segment that a version-2 chunk's index lists is not in the store, or a segment number
+    /// beyond the index was asked for.
+    #[error("segment {segment} of the chunk is missing")]
+    MissingSegment {
+        /// The segment's number.
+        segment: u32,
+    },
+    /// The value is the index of a version-2 chunk, whose rows are stored in separate
+    /// segments: only the store can read it.
+    #[error("the value is a version-2 chunk index; its segments are read through the store")]
+    Segmented,
     /// Arrow failed to write, read or convert the batch.
     #[error("arrow: {0}")]
     Arrow(#[from] ArrowError),

@@ -9,6 +9,7 @@
 //! | `0x01` | chunk       | `table` `0x00` `partition:i64` `slot:i64` `seq:u32`    | a chunk ([`crate::chunk`]) |
 //! | `0x02` | checkpoint  | `table`                                               | `slot:i64` then a chunk   |
 //! | `0x03` | metadata    | the caller's key, UTF-8                               | the caller's bytes        |
+//! | `0x04` | segment     | `table` `0x00` `partition:i64` `slot:i64` `seq:u32` `segment:u32` | one segment of a version-2 chunk |
 //!
 //! Integers are big-endian so that byte order is numeric order; an `i64` has its sign bit
 //! flipped first (`v as u64 ^ 1 << 63`), which maps `i64::MIN..=i64::MAX` onto
@@ -19,7 +20,9 @@
 //! a non-decreasing function of `slot`, that is slot order, so the chunks with slot start in
 //! `[from, to)` are exactly the keys in `[chunk_bound(from), chunk_bound(to))`: a time-range
 //! scan is one seek plus a bounded forward iteration, and dropping the hours before `t` is one
-//! `delete_range`. Table names cannot contain `0x00`, so the separator ends the name: no table's
+//! `delete_range`. A version-2 chunk's segments mirror its key under their own tag, so walking
+//! the chunk keys never reads a segment, the segments of a chunk are neighbours, and the same
+//! time ranges delete them. Table names cannot contain `0x00`, so the separator ends the name: no table's
 //! range overlaps another's, even when one name is a prefix of the other.
 
 use crate::error::{Error, Result};
@@ -33,6 +36,8 @@ const CHUNK_TAG: u8 = 0x01;
 const CHECKPOINT_TAG: u8 = 0x02;
 /// Tag byte of caller metadata.
 const META_TAG: u8 = 0x03;
+/// Tag byte of the segments of version-2 chunks.
+const SEGMENT_TAG: u8 = 0x04;
 /// Ends the table name inside a chunk key.
 const TABLE_SEPARATOR: u8 = 0x00;
 /// Longest accepted table name, in bytes: names are short identifiers ("stat").
@@ -70,10 +75,36 @@ pub(crate) fn validate_table(table: &str) -> Result<()> {
 
 /// `CHUNK_TAG table 0x00`: the prefix shared by all chunk keys of `table`.
 pub(crate) fn chunk_table_prefix(table: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(2 + table.len() + CHUNK_SUFFIX_LEN);
-    key.push(CHUNK_TAG);
+    table_prefix(CHUNK_TAG, table)
+}
+
+/// `SEGMENT_TAG table 0x00`: the prefix shared by all segment keys of `table`.
+pub(crate) fn segment_table_prefix(table: &str) -> Vec<u8> {
+    table_prefix(SEGMENT_TAG, table)
+}
+
+/// `tag table 0x00`, with room for the rest of a key.
+fn table_prefix(tag: u8, table: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(2 + table.len() + CHUNK_SUFFIX_LEN + 4);
+    key.push(tag);
     key.extend_from_slice(table.as_bytes());
     key.push(TABLE_SEPARATOR);
+    key
+}
+
+/// The smallest segment key of `table` whose slot is `>= slot` (as [`chunk_bound`]).
+pub(crate) fn segment_bound(table: &str, slot: TimestampMs) -> Vec<u8> {
+    let mut key = segment_table_prefix(table);
+    key.extend_from_slice(&encode_i64(slot.hour_start().0));
+    key.extend_from_slice(&encode_i64(slot.0));
+    key
+}
+
+/// The key of segment `segment` of chunk `seq` of `(table, slot)`.
+pub(crate) fn segment_key(table: &str, slot: TimestampMs, seq: u32, segment: u32) -> Vec<u8> {
+    let mut key = segment_bound(table, slot);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key.extend_from_slice(&segment.to_be_bytes());
     key
 }
 
@@ -217,6 +248,18 @@ mod tests {
         assert!(chunks_start().as_slice() < chunk_key("a", TimestampMs::MIN, 0).as_slice());
         assert!(chunks_end().as_slice() > chunk_key("\u{10ffff}", TimestampMs::MAX, u32::MAX).as_slice());
         assert!(chunks_end().as_slice() <= checkpoint_key("a").as_slice());
+        // Segments are outside the chunk range, ordered like their chunks, and a slot's
+        // segment bound separates them as the chunk bound separates chunks.
+        let seg = segment_key("stat", TimestampMs(60_000), 2, 7);
+        assert!(seg.as_slice() >= chunks_end().as_slice());
+        assert!(seg > meta_key("\u{10ffff}"));
+        assert!(
+            segment_key("stat", TimestampMs(60_000), 2, u32::MAX)
+                < segment_key("stat", TimestampMs(60_000), 3, 0)
+        );
+        assert!(seg >= segment_bound("stat", TimestampMs(60_000)));
+        assert!(seg < segment_bound("stat", TimestampMs(60_001)));
+        assert!(seg.starts_with(&segment_table_prefix("stat")));
     }
 
     #[test]

@@ -11,14 +11,16 @@
 //! - [`TimestampMs`]: UTC milliseconds, the slot start times; [`StoreConfig`]: retention and
 //!   durability settings.
 //! - [`encode_chunk`] / [`decode_chunk`]: the on-disk form of one batch (versioned header, Arrow
-//!   IPC stream, LZ4, dictionary-encoded strings); [`Error`] and [`ChunkError`].
+//!   IPC stream, LZ4, dictionary-encoded strings); [`encode_slot`] / [`decode_slot`]: a sealed
+//!   slot as an index and segments grouped by one text column; [`Error`] and [`ChunkError`].
 //!
-//! Data flow. Write: the aggregator seals a slot → [`Store::write_slot`] encodes the batch as a
-//! chunk and, in one atomic RocksDB write, puts it under the key `table / hour partition /
-//! slot / sequence` and drops the now-sealed checkpoint. Between seals the open slot is saved
+//! Data flow. Write: the aggregator seals a slot → [`Store::write_slot_by`] encodes the batch
+//! as a chunk index plus segments (rows grouped by one text column) and, in one atomic RocksDB
+//! write, puts the index under the key `table / hour partition / slot / sequence`, each segment
+//! under that key plus its number, and drops the now-sealed checkpoint. Between seals the open slot is saved
 //! with [`Store::put_checkpoint`] and read back after a restart with [`Store::checkpoint`].
 //! Read: [`Store::scan`] turns `[from, to)` into one key range, seeks to its start and decodes
-//! chunks until its end. Retention: [`Store::apply_retention`] deletes whole hour partitions
+//! chunks until its end, reading of each chunk only the segments its filter needs. Retention: [`Store::apply_retention`] deletes whole hour partitions
 //! with range deletions. The key layout is documented in the `key` module, the value format in
 //! the `chunk` module.
 
@@ -29,7 +31,10 @@ mod key;
 mod store;
 mod time;
 
-pub use chunk::{ChunkFilter, TextEquals, decode_chunk, decode_chunk_columns, encode_chunk};
+pub use chunk::{
+    ChunkFilter, EncodedSlot, TextEquals, decode_chunk, decode_chunk_columns, decode_slot, encode_chunk,
+    encode_slot,
+};
 pub use config::StoreConfig;
 pub use error::{ChunkError, Error, Result};
 pub use store::Store;

@@ -11,9 +11,11 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use arrow::record_batch::RecordBatch;
-use rocksdb::{DB, DBCompressionType, DBRawIterator, Options, ReadOptions, WriteBatch, WriteOptions};
+use rocksdb::{
+    DB, DBCompressionType, DBRawIterator, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions,
+};
 
-use crate::chunk::{ChunkFilter, decode_chunk, decode_chunk_columns, encode_chunk};
+use crate::chunk::{self, ChunkFilter, Stored, decode_chunk, encode_chunk};
 use crate::config::StoreConfig;
 use crate::error::{ChunkError, Error, Result};
 use crate::key::{self, ChunkKey};
@@ -104,23 +106,40 @@ impl Store {
         self.db.path()
     }
 
-    /// Stores `batch` as a sealed chunk of `(table, slot)`.
+    /// Stores `batch` as a sealed chunk of `(table, slot)`, in one segment; see
+    /// [`Store::write_slot_by`].
+    pub fn write_slot(&self, table: &str, slot: TimestampMs, batch: &RecordBatch) -> Result<()> {
+        self.write_slot_by(table, slot, batch, None)
+    }
+
+    /// Stores `batch` as a sealed chunk of `(table, slot)`, its rows grouped into segments by
+    /// the text column `segment_by` (chunk format version 2): a scan whose filter asks for one
+    /// value of that column ([`ChunkFilter::text_equals`]) reads and decodes only the segments
+    /// holding it. The column must be `Utf8`.
     ///
     /// In the same atomic RocksDB write, deletes the checkpoint of `table` if its slot is
     /// `<= slot` (the checkpoint is now sealed; a newer checkpoint is kept). A slot may
     /// receive several chunks; [`Store::scan`] returns them all, in write order.
-    pub fn write_slot(&self, table: &str, slot: TimestampMs, batch: &RecordBatch) -> Result<()> {
+    pub fn write_slot_by(
+        &self,
+        table: &str,
+        slot: TimestampMs,
+        batch: &RecordBatch,
+        segment_by: Option<&str>,
+    ) -> Result<()> {
         key::validate_table(table)?;
-        let value =
-            encode_chunk(batch).map_err(|source| Error::Chunk { table: table.to_owned(), slot, source })?;
+        let chunk_error = |source| Error::Chunk { table: table.to_owned(), slot, source };
+        let column = segment_by.map(|name| batch.schema_ref().index_of(name)).transpose();
+        let encoded =
+            chunk::encode_slot(batch, column.map_err(|e| chunk_error(e.into()))?).map_err(chunk_error)?;
         let _guard = self.lock_writes();
         let seq = self.next_seq(table, slot)?;
-        let mut batch = WriteBatch::default();
-        batch.put(key::chunk_key(table, slot, seq), value);
+        let mut wb = WriteBatch::default();
+        put_encoded(&mut wb, table, slot, seq, encoded);
         if self.checkpoint_slot(table)?.is_some_and(|checkpoint| checkpoint <= slot) {
-            batch.delete(key::checkpoint_key(table));
+            wb.delete(key::checkpoint_key(table));
         }
-        Ok(self.db.write_opt(batch, &self.write_options)?)
+        Ok(self.db.write_opt(wb, &self.write_options)?)
     }
 
     /// The sequence number for the next chunk of `(table, slot)`. Caller holds `write_lock`.
@@ -164,30 +183,24 @@ impl Store {
         to: TimestampMs,
         filter: ChunkFilter<'_>,
     ) -> Result<Vec<RecordBatch>> {
-        let mut raw: Vec<(TimestampMs, Vec<u8>)> = Vec::new();
-        self.walk_chunks(table, from, to, |chunk, value| {
-            raw.push((chunk.slot, value.to_vec()));
+        let snapshot = self.db.snapshot();
+        let mut chunks: Vec<(ChunkKey, Vec<u8>)> = Vec::new();
+        self.walk_chunks(&snapshot, table, from, to, |chunk, value| {
+            chunks.push((chunk, value.to_vec()));
             Ok(())
         })?;
-        let decode = |part: &[(TimestampMs, Vec<u8>)]| -> Result<Vec<RecordBatch>> {
-            part.iter()
-                .map(|(slot, bytes)| {
-                    decode_chunk_columns(bytes, filter).map_err(|source| Error::Chunk {
-                        table: table.to_owned(),
-                        slot: *slot,
-                        source,
-                    })
-                })
-                .collect()
+        let decode = |part: &[(ChunkKey, Vec<u8>)]| -> Result<Vec<RecordBatch>> {
+            part.iter().map(|(chunk, value)| read_chunk(&snapshot, table, *chunk, value, filter)).collect()
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(raw.len() / 4).max(1);
+        let threads =
+            std::thread::available_parallelism().map_or(1, |n| n.get()).min(chunks.len() / 4).max(1);
         if threads == 1 {
-            return decode(&raw);
+            return decode(&chunks);
         }
-        let per_thread = raw.len().div_ceil(threads);
+        let per_thread = chunks.len().div_ceil(threads);
         std::thread::scope(|s| {
-            let parts: Vec<_> = raw.chunks(per_thread).map(|part| s.spawn(move || decode(part))).collect();
-            let mut out = Vec::with_capacity(raw.len());
+            let parts: Vec<_> = chunks.chunks(per_thread).map(|part| s.spawn(move || decode(part))).collect();
+            let mut out = Vec::with_capacity(chunks.len());
             for part in parts {
                 // Decoding catches Arrow's panics itself; one here is a bug, passed on as is.
                 out.extend(part.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
@@ -203,14 +216,10 @@ impl Store {
         from: TimestampMs,
         to: TimestampMs,
     ) -> Result<Vec<(TimestampMs, RecordBatch)>> {
+        let snapshot = self.db.snapshot();
         let mut out = Vec::new();
-        self.walk_chunks(table, from, to, |chunk, value| {
-            let batch = decode_chunk(value).map_err(|source| Error::Chunk {
-                table: table.to_owned(),
-                slot: chunk.slot,
-                source,
-            })?;
-            out.push((chunk.slot, batch));
+        self.walk_chunks(&snapshot, table, from, to, |chunk, value| {
+            out.push((chunk.slot, read_chunk(&snapshot, table, chunk, value, ChunkFilter::default())?));
             Ok(())
         })?;
         Ok(out)
@@ -219,18 +228,21 @@ impl Store {
     /// Replaces every chunk of the sealed slot `(table, slot)` by `batch` (or by nothing), in
     /// one atomic write: for retention rules finer than whole partitions. The caller must not
     /// seal into the same slot concurrently.
+    ///
+    /// The new chunk has one segment (see [`Store::write_slot_by`]).
     pub fn rewrite_slot(&self, table: &str, slot: TimestampMs, batch: Option<&RecordBatch>) -> Result<()> {
         key::validate_table(table)?;
-        let value = batch.map(encode_chunk).transpose().map_err(|source| Error::Chunk {
-            table: table.to_owned(),
-            slot,
-            source,
-        })?;
+        let encoded = batch
+            .map(|b| chunk::encode_slot(b, None))
+            .transpose()
+            .map_err(|source| Error::Chunk { table: table.to_owned(), slot, source })?;
         let _guard = self.lock_writes();
         let mut wb = WriteBatch::default();
-        wb.delete_range(key::chunk_bound(table, slot), key::chunk_bound(table, TimestampMs(slot.0 + 1)));
-        if let Some(value) = value {
-            wb.put(key::chunk_key(table, slot, 0), value);
+        let next = TimestampMs(slot.0.saturating_add(1));
+        wb.delete_range(key::chunk_bound(table, slot), key::chunk_bound(table, next));
+        wb.delete_range(key::segment_bound(table, slot), key::segment_bound(table, next));
+        if let Some(encoded) = encoded {
+            put_encoded(&mut wb, table, slot, 0, encoded);
         }
         Ok(self.db.write_opt(wb, &self.write_options)?)
     }
@@ -239,7 +251,7 @@ impl Store {
     /// order: the slots that are sealed.
     pub fn slots(&self, table: &str, from: TimestampMs, to: TimestampMs) -> Result<Vec<TimestampMs>> {
         let mut slots: Vec<TimestampMs> = Vec::new();
-        self.walk_chunks(table, from, to, |chunk, _| {
+        self.walk_chunks(&self.db.snapshot(), table, from, to, |chunk, _| {
             if slots.last() != Some(&chunk.slot) {
                 slots.push(chunk.slot);
             }
@@ -248,11 +260,12 @@ impl Store {
         Ok(slots)
     }
 
-    /// Calls `visit` with every chunk of `table` in `[from, to)`, in key order. The key range
-    /// does the pruning: one seek to the first key, and the iterator's upper bound stops it at
-    /// the end.
+    /// Calls `visit` with every chunk key of `table` in `[from, to)` and its value, in key
+    /// order, as `snapshot` sees them. The key range does the pruning: one seek to the first
+    /// key, and the iterator's upper bound stops it at the end. Segments are not read.
     fn walk_chunks(
         &self,
+        snapshot: &Snapshot<'_>,
         table: &str,
         from: TimestampMs,
         to: TimestampMs,
@@ -264,7 +277,7 @@ impl Store {
         }
         let prefix = key::chunk_table_prefix(table);
         let start = key::chunk_bound(table, from);
-        let mut iter = self.raw_iter(start.clone(), Some(key::chunk_bound(table, to)));
+        let mut iter = snapshot.raw_iterator_opt(bounds(start.clone(), Some(key::chunk_bound(table, to))));
         iter.seek(&start);
         while let Some((key, value)) = iter.item() {
             visit(ChunkKey::parse(&prefix, key)?, value)?;
@@ -338,7 +351,7 @@ impl Store {
         for table in self.tables()? {
             let partitions = self.count_partitions_before(&table, keep_from)?;
             if partitions > 0 {
-                batch.delete_range(key::chunk_table_prefix(&table), key::chunk_bound(&table, keep_from));
+                delete_before(&mut batch, &table, keep_from);
                 dropped += partitions;
             }
         }
@@ -353,7 +366,7 @@ impl Store {
         key::validate_table(table)?;
         let _guard = self.lock_writes();
         let mut batch = WriteBatch::default();
-        batch.delete_range(key::chunk_table_prefix(table), key::chunk_bound(table, before));
+        delete_before(&mut batch, table, before);
         Ok(self.db.write_opt(batch, &self.write_options)?)
     }
 
@@ -412,12 +425,59 @@ impl Store {
 
     /// A raw iterator over the keys in `[lower, upper)`.
     fn raw_iter(&self, lower: Vec<u8>, upper: Option<Vec<u8>>) -> DBRawIterator<'_> {
-        let mut options = ReadOptions::default();
-        options.set_iterate_lower_bound(lower);
-        if let Some(upper) = upper {
-            options.set_iterate_upper_bound(upper);
+        self.db.raw_iterator_opt(bounds(lower, upper))
+    }
+}
+
+/// Read options for an iterator over the keys in `[lower, upper)`.
+fn bounds(lower: Vec<u8>, upper: Option<Vec<u8>>) -> ReadOptions {
+    let mut options = ReadOptions::default();
+    options.set_iterate_lower_bound(lower);
+    if let Some(upper) = upper {
+        options.set_iterate_upper_bound(upper);
+    }
+    options
+}
+
+/// Adds the index and segments of chunk `seq` of `(table, slot)` to `wb`.
+fn put_encoded(wb: &mut WriteBatch, table: &str, slot: TimestampMs, seq: u32, encoded: chunk::EncodedSlot) {
+    wb.put(key::chunk_key(table, slot, seq), encoded.index);
+    for (segment, value) in (0..).zip(encoded.segments) {
+        wb.put(key::segment_key(table, slot, seq, segment), value);
+    }
+}
+
+/// Adds to `wb` the deletion of every chunk and segment of `table` whose slot starts before
+/// `before`.
+fn delete_before(wb: &mut WriteBatch, table: &str, before: TimestampMs) {
+    wb.delete_range(key::chunk_table_prefix(table), key::chunk_bound(table, before));
+    wb.delete_range(key::segment_table_prefix(table), key::segment_bound(table, before));
+}
+
+/// Decodes the chunk `chunk` of `table`, whose value under the chunk key is `value`, as
+/// `filter` asks: a version-1 value directly, a version-2 index by reading the segments it
+/// needs from `snapshot` (the one `value` was read from, so the two agree).
+fn read_chunk(
+    snapshot: &Snapshot<'_>,
+    table: &str,
+    chunk: ChunkKey,
+    value: &[u8],
+    filter: ChunkFilter<'_>,
+) -> Result<RecordBatch> {
+    let chunk_error = |source| Error::Chunk { table: table.to_owned(), slot: chunk.slot, source };
+    match chunk::open_stored(value).map_err(chunk_error)? {
+        Stored::Whole(payload) => chunk::decode_v1(payload, filter).map_err(chunk_error),
+        Stored::Segmented(index) => {
+            let mut values = Vec::new();
+            for segment in index.wanted(filter) {
+                let value = snapshot
+                    .get_pinned(key::segment_key(table, chunk.slot, chunk.seq, segment))?
+                    .ok_or_else(|| chunk_error(ChunkError::MissingSegment { segment }))?;
+                values.push((segment, value));
+            }
+            let segments: Vec<(u32, &[u8])> = values.iter().map(|(n, v)| (*n, &v[..])).collect();
+            index.decode(&segments, filter).map_err(chunk_error)
         }
-        self.db.raw_iterator_opt(options)
     }
 }
 

@@ -5,7 +5,7 @@
 //! keep decoding this file to exactly the rows below: stores in the field hold such chunks
 //! until retention drops them. Never regenerate the file to make this test pass; when a new
 //! format version arrives, add a `stat_chunk_v2.bin` (with the ignored writer test adapted)
-//! next to this one.
+//! next to this one. `data/stat_chunk_v2.*.bin` are a version-2 slot (index and segments).
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,7 +15,9 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use tarsmon_engine::{ChunkError, decode_chunk, encode_chunk};
+use tarsmon_engine::{
+    ChunkError, ChunkFilter, TextEquals, decode_chunk, decode_slot, encode_chunk, encode_slot,
+};
 
 fn sample_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/stat_chunk_v1.bin")
@@ -84,4 +86,43 @@ fn version_1_chunk_still_decodes() {
 #[ignore = "writes tests/data/stat_chunk_v1.bin; the committed file must not change"]
 fn write_version_1_sample() {
     std::fs::write(sample_path(), encode_chunk(&expected()).unwrap()).unwrap();
+}
+
+fn v2_sample_path(part: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/stat_chunk_v2.{part}.bin"))
+}
+
+/// The segment column of the version-2 sample: `master_name` (index 2) splits the rows in two.
+const V2_SEGMENT_BY: usize = 2;
+
+#[test]
+fn version_2_slot_still_decodes() {
+    let index =
+        std::fs::read(v2_sample_path("index")).expect("tests/data/stat_chunk_v2.index.bin is committed");
+    assert_eq!(&index[..5], b"TMCK\x02", "the sample is a version-2 index");
+    let segments: Vec<Vec<u8>> =
+        (0..).map_while(|n| std::fs::read(v2_sample_path(&format!("segment{n}"))).ok()).collect();
+    assert_eq!(segments.len(), 1, "three rows are fewer than a segment's minimum: one segment");
+    let parts: Vec<&[u8]> = segments.iter().map(Vec::as_slice).collect();
+    let batch = decode_slot(&index, &parts, ChunkFilter::default()).unwrap();
+    assert_eq!(batch.schema(), expected().schema());
+    assert_eq!(batch, expected());
+    let cond = [TextEquals { column: V2_SEGMENT_BY, value: "TestApp.HelloServer".to_owned() }];
+    let one = decode_slot(&index, &parts, ChunkFilter { projection: None, text_equals: &cond }).unwrap();
+    assert_eq!(one, expected().slice(2, 1));
+    assert!(matches!(
+        decode_slot(&index, &[], ChunkFilter::default()),
+        Err(ChunkError::MissingSegment { segment: 0 })
+    ));
+}
+
+/// Writes the version-2 sample (see [`write_version_1_sample`]).
+#[test]
+#[ignore = "writes tests/data/stat_chunk_v2.*.bin; the committed files must not change"]
+fn write_version_2_sample() {
+    let slot = encode_slot(&expected(), Some(V2_SEGMENT_BY)).unwrap();
+    std::fs::write(v2_sample_path("index"), &slot.index).unwrap();
+    for (n, segment) in slot.segments.iter().enumerate() {
+        std::fs::write(v2_sample_path(&format!("segment{n}")), segment).unwrap();
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tarsmon_engine::{Store, StoreConfig};
-use tarsmon_ingest::stat::{Source, StatKey, StatKeyRef, StatValue};
+use tarsmon_ingest::stat::{PackedStatKey, Source, StatKey, StatKeyRef, StatValue};
 use tarsmon_ingest::time::{Clock, ManualClock, TimestampMs};
 use tarsmon_ingest::{Pipeline, PipelineConfig, StatTable, TableKind};
 
@@ -59,7 +59,8 @@ fn bench(c: &mut Criterion) {
                 criterion::BatchSize::PerIteration,
             )
         });
-        g.bench_with_input(BenchmarkId::new("baseline_build_batch_only", n), &keys, |b, keys| {
+        let packed: Vec<PackedStatKey> = keys.iter().map(|k| PackedStatKey::from(&k.as_ref())).collect();
+        g.bench_with_input(BenchmarkId::new("baseline_build_batch_only", n), &packed, |b, keys| {
             b.iter(|| StatTable::to_batch(TimestampMs(0), keys.iter().map(|k| (k, &value))))
         });
     }

@@ -146,7 +146,7 @@ impl<T: TableKind> Pipeline<T> {
                 }
             } else {
                 info!(table = T::NAME, rows = batch.num_rows(), "sealing the checkpoint of an ended slot");
-                p.store.write_slot(T::NAME, slot, &batch)?;
+                p.store.write_slot_by(T::NAME, slot, &batch, T::SEGMENT_BY)?;
                 p.open_from.store(p.config.slot.next(slot).0, Ordering::SeqCst);
             }
         }
@@ -239,7 +239,7 @@ impl<T: TableKind> Pipeline<T> {
                 continue;
             }
             let batch = T::to_batch(slot, rows.iter());
-            match self.store.write_slot(T::NAME, slot, &batch) {
+            match self.store.write_slot_by(T::NAME, slot, &batch, T::SEGMENT_BY) {
                 Ok(()) => {
                     self.counters.sealed_slots.fetch_add(1, Ordering::Relaxed);
                     self.counters.sealed_rows.fetch_add(rows.len() as u64, Ordering::Relaxed);

@@ -2,12 +2,14 @@
 //! Arrow schema.
 
 mod batch;
+mod packed;
 
 use std::hash::{Hash, Hasher};
 
 use hashbrown::Equivalent;
 
 pub use batch::{INTERVAL_COLUMNS, StatBatchBuilder, read_stat_batch, stat_schema};
+pub use packed::PackedStatKey;
 
 /// Upper bounds (ms) of the nine latency buckets every TARS client reports.
 pub const LATENCY_BOUNDS: [i32; 9] = [5, 10, 50, 100, 200, 500, 1000, 2000, 3000];
@@ -172,21 +174,6 @@ impl StatKey {
             slave_set_area: &self.slave_set_area,
             slave_set_id: &self.slave_set_id,
         }
-    }
-}
-
-impl StatKeyRef<'_> {
-    /// Heap bytes the owned key will take: its strings.
-    pub fn heap_bytes(&self) -> usize {
-        self.master_name.len()
-            + self.slave_name.len()
-            + self.interface_name.len()
-            + self.master_ip.len()
-            + self.slave_ip.len()
-            + self.tars_version.len()
-            + self.slave_set_name.len()
-            + self.slave_set_area.len()
-            + self.slave_set_id.len()
     }
 }
 

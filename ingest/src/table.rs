@@ -11,7 +11,7 @@ use crate::notify::{NotifyBatchBuilder, NotifyEntry, NotifyValue, notify_schema,
 use crate::property::{
     PropertyBatchBuilder, PropertyKey, PropertyValue, property_schema, read_property_batch,
 };
-use crate::stat::{StatBatchBuilder, StatKey, StatValue, read_stat_batch, stat_schema};
+use crate::stat::{PackedStatKey, StatBatchBuilder, StatValue, read_stat_batch, stat_schema};
 use crate::time::TimestampMs;
 
 /// Rows read back from a batch: slot, key, value.
@@ -25,6 +25,11 @@ pub trait TableKind: Send + Sync + 'static {
     type Key: Hash + Eq + Clone + Send + Sync + 'static;
     /// The row value.
     type Value: Merge + Clone + Send + Sync + 'static;
+
+    /// The text column a sealed slot's rows are grouped by in the store
+    /// ([`tarsmon_engine::Store::write_slot_by`]): the column queries most often ask for one
+    /// value of, so that they read only that value's part of each slot.
+    const SEGMENT_BY: Option<&'static str> = None;
 
     /// The Arrow schema of a sealed slot.
     fn schema() -> SchemaRef;
@@ -51,7 +56,10 @@ pub struct StatTable;
 
 impl TableKind for StatTable {
     const NAME: &'static str = "stat";
-    type Key = StatKey;
+    /// TarsWeb's call-statistics pages always ask for one callee.
+    const SEGMENT_BY: Option<&'static str> = Some("slave_name");
+    /// Packed: one allocation per key, found by a borrowed [`crate::stat::StatKeyRef`].
+    type Key = PackedStatKey;
     type Value = StatValue;
 
     fn schema() -> SchemaRef {
@@ -60,21 +68,24 @@ impl TableKind for StatTable {
 
     fn to_batch<'a>(
         slot: TimestampMs,
-        rows: impl ExactSizeIterator<Item = (&'a StatKey, &'a StatValue)>,
+        rows: impl ExactSizeIterator<Item = (&'a PackedStatKey, &'a StatValue)>,
     ) -> RecordBatch {
         let mut b = StatBatchBuilder::with_capacity(rows.len());
         for (k, v) in rows {
-            b.append(slot, k, v);
+            b.append_ref(slot, &k.unpack(), v);
         }
         b.finish()
     }
 
-    fn from_batch(batch: &RecordBatch) -> Result<Vec<(TimestampMs, StatKey, StatValue)>, ArrowError> {
-        read_stat_batch(batch)
+    fn from_batch(batch: &RecordBatch) -> Result<Vec<(TimestampMs, PackedStatKey, StatValue)>, ArrowError> {
+        Ok(read_stat_batch(batch)?
+            .into_iter()
+            .map(|(t, k, v)| (t, PackedStatKey::from(&k.as_ref()), v))
+            .collect())
     }
 
-    fn key_heap(key: &StatKey) -> usize {
-        key.as_ref().heap_bytes()
+    fn key_heap(key: &PackedStatKey) -> usize {
+        key.heap_bytes()
     }
 }
 
@@ -90,6 +101,8 @@ pub struct PropertyTable;
 
 impl TableKind for PropertyTable {
     const NAME: &'static str = "property";
+    /// TarsWeb's property page asks for one module.
+    const SEGMENT_BY: Option<&'static str> = Some("module_name");
     type Key = PropertyKey;
     type Value = PropertyValue;
 

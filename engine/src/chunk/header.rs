@@ -1,7 +1,7 @@
 //! The serializer side of a chunk: the fixed header that frames the Arrow IPC payload.
 //!
-//! Layout (version 1): magic `b"TMCK"`, version byte, payload length (u32 LE), CRC-32 of the
-//! payload (u32 LE), payload.
+//! Layout (versions 1 and 2): magic `b"TMCK"`, version byte, payload length (u32 LE), CRC-32
+//! of the payload (u32 LE), payload.
 
 use crate::error::ChunkError;
 
@@ -9,7 +9,10 @@ use crate::error::ChunkError;
 pub(super) const MAGIC: [u8; 4] = *b"TMCK";
 /// Format version 1: LZ4_FRAME Arrow IPC stream with dictionary-encoded strings.
 pub(super) const VERSION_1: u8 = 1;
-/// Length of the version-1 header.
+/// Format version 2: an index of segments, each a version-1 payload without its schema
+/// message (`segments`).
+pub(super) const VERSION_2: u8 = 2;
+/// Length of the header.
 pub(super) const HEADER_LEN: usize = 13;
 
 /// Fills in the header of `chunk`, whose first [`HEADER_LEN`] bytes were reserved for it and
@@ -37,7 +40,7 @@ pub(super) fn open(chunk: &[u8]) -> Result<(u8, &[u8]), ChunkError> {
     if [m0, m1, m2, m3] != MAGIC {
         return Err(ChunkError::BadMagic { found: [m0, m1, m2, m3] });
     }
-    if version != VERSION_1 {
+    if version != VERSION_1 && version != VERSION_2 {
         return Err(ChunkError::UnsupportedVersion { version });
     }
     let expected_len = u32::from_le_bytes([l0, l1, l2, l3]);

@@ -11,7 +11,8 @@ use proptest::prelude::*;
 
 use super::dictionary::ENCODING_KEY;
 use super::header::{HEADER_LEN, MAGIC, crc32};
-use super::{ChunkFilter, TextEquals, decode_chunk, decode_chunk_columns, encode_chunk};
+use super::segments::{self, EncodedSlot};
+use super::{ChunkFilter, Stored, TextEquals, decode_chunk, decode_chunk_columns, encode_chunk, open_stored};
 use crate::error::ChunkError;
 
 /// One generated column.
@@ -235,8 +236,11 @@ fn header_errors_are_specific() {
     assert!(matches!(decode_chunk(&bad_magic), Err(ChunkError::BadMagic { .. })));
 
     let mut future = bytes.clone();
+    future[4] = 3;
+    assert!(matches!(decode_chunk(&future), Err(ChunkError::UnsupportedVersion { version: 3 })));
+    // Version 2 is an index whose rows are elsewhere: only the store can read it.
     future[4] = 2;
-    assert!(matches!(decode_chunk(&future), Err(ChunkError::UnsupportedVersion { version: 2 })));
+    assert!(matches!(decode_chunk(&future), Err(ChunkError::Segmented)));
 
     let truncated = &bytes[..bytes.len() - 1];
     let err = decode_chunk(truncated).unwrap_err();
@@ -276,4 +280,158 @@ fn dictionary_columns_given_by_the_caller_stay_dictionaries() {
 fn crc32_matches_the_standard_check_value() {
     assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     assert_eq!(crc32(b""), 0);
+}
+
+/// Reads back a version-2 slot as the store does: the index, then the segments it wants.
+fn decode_slot(slot: &EncodedSlot, filter: ChunkFilter<'_>) -> Result<RecordBatch, ChunkError> {
+    let segments: Vec<&[u8]> = slot.segments.iter().map(Vec::as_slice).collect();
+    super::decode_slot(&slot.index, &segments, filter)
+}
+
+/// The rows of `batch` as text, sorted: segments regroup rows, so compare row sets.
+fn sorted_rows(batch: &RecordBatch) -> Vec<String> {
+    let mut rows: Vec<String> = (0..batch.num_rows())
+        .map(|r| {
+            let cells: Vec<String> = batch
+                .columns()
+                .iter()
+                .map(|c| {
+                    if c.is_null(r) {
+                        "∅".to_owned()
+                    } else {
+                        arrow::util::display::array_value_to_string(c, r).unwrap()
+                    }
+                })
+                .collect();
+            cells.join("|")
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The first text column of `batch`, if any.
+fn text_column(batch: &RecordBatch) -> Option<usize> {
+    (0..batch.num_columns()).find(|&i| batch.column(i).data_type() == &DataType::Utf8)
+}
+
+proptest! {
+    /// Grouped into segments of any size, a slot reads back to the same rows and schema.
+    #[test]
+    fn segmented_slots_round_trip(batch in batch(), min_rows in 1usize..8, grouped: bool) {
+        let segment_by = if grouped { text_column(&batch) } else { None };
+        let slot = segments::encode(&batch, segment_by, min_rows).unwrap();
+        let decoded = decode_slot(&slot, ChunkFilter::default()).unwrap();
+        prop_assert_eq!(decoded.schema(), batch.schema());
+        if segment_by.is_none() {
+            prop_assert_eq!(slot.segments.len(), 1);
+            prop_assert_eq!(decoded, batch);
+        } else {
+            prop_assert_eq!(sorted_rows(&decoded), sorted_rows(&batch));
+        }
+    }
+
+    /// A condition on the segment column reads only segments holding the value and keeps
+    /// exactly the matching rows, with any projection.
+    #[test]
+    fn segment_filters_keep_exactly_the_matching_rows(
+        batch in batch(),
+        min_rows in 1usize..8,
+        row in any::<prop::sample::Index>(),
+        project: bool,
+    ) {
+        let (Some(column), true) = (text_column(&batch), batch.num_rows() > 0) else { return Ok(()) };
+        let strings = batch.column(column).as_any().downcast_ref::<StringArray>().unwrap();
+        let at = row.index(batch.num_rows());
+        let value = if strings.is_null(at) { "no such value".to_owned() } else { strings.value(at).to_owned() };
+        let keep: arrow::array::BooleanArray =
+            (0..batch.num_rows()).map(|i| Some(strings.is_valid(i) && strings.value(i) == value)).collect();
+        let slot = segments::encode(&batch, Some(column), min_rows).unwrap();
+        let cond = [TextEquals { column, value: value.clone() }];
+        let projection: Vec<usize> = if project { vec![column] } else { (0..batch.num_columns()).collect() };
+        let want = arrow::compute::filter_record_batch(&batch, &keep).unwrap().project(&projection).unwrap();
+        let filter = ChunkFilter { projection: Some(&projection), text_equals: &cond };
+        let got = decode_slot(&slot, filter).unwrap();
+        prop_assert_eq!(got.schema(), want.schema());
+        prop_assert_eq!(sorted_rows(&got), sorted_rows(&want));
+        let Stored::Segmented(index) = open_stored(&slot.index).unwrap() else { unreachable!() };
+        prop_assert!(index.wanted(filter).len() <= 1, "a value lives in one segment");
+    }
+
+    /// Damage to the index or to a segment is an error (or, behind a re-sealed header, at
+    /// least not a panic), never a wrong batch of the right size passed off silently.
+    #[test]
+    fn damaged_segmented_slots_are_errors(batch in batch(), cut in any::<prop::sample::Index>(), flip in 1u8..) {
+        let segment_by = text_column(&batch);
+        let slot = segments::encode(&batch, segment_by, 2).unwrap();
+        let at = cut.index(slot.index.len());
+        prop_assert!(open_stored(&slot.index[..at]).is_err());
+        let mut index = slot.index.clone();
+        index[at] ^= flip;
+        match open_stored(&index) {
+            Err(_) => {}
+            // The checksum covers the payload, not the version byte: read as version 1, the
+            // index is no IPC stream.
+            Ok(Stored::Whole(payload)) => prop_assert!(super::decode_v1(payload, ChunkFilter::default()).is_err()),
+            Ok(Stored::Segmented(_)) => prop_assert!(false, "damage at {} went unnoticed", at),
+        }
+        if at >= HEADER_LEN {
+            super::header::seal(&mut index, super::header::VERSION_2).unwrap();
+            if let Ok(Stored::Segmented(damaged)) = open_stored(&index) {
+                let parts: Vec<(u32, &[u8])> = (0..damaged.segment_count())
+                    .filter_map(|n| slot.segments.get(n as usize).map(|s| (n, s.as_slice())))
+                    .collect();
+                let _ = damaged.decode(&parts, ChunkFilter::default());
+            }
+        }
+        let mut damaged = EncodedSlot { index: slot.index.clone(), segments: slot.segments.clone() };
+        let seg = &mut damaged.segments[0];
+        if !seg.is_empty() {
+            let at = cut.index(seg.len());
+            seg[at] ^= flip;
+            let result = decode_slot(&damaged, ChunkFilter::default());
+            prop_assert!(matches!(result, Err(ChunkError::ChecksumMismatch { .. })), "{:?}", result);
+        }
+    }
+}
+
+/// Three callees of 300 rows each: three segments, and a filter on one callee reads one.
+#[test]
+fn a_filtered_read_touches_only_its_segment() {
+    let names: Vec<String> = (0..900).map(|i| format!("App.Server{}", i % 3)).collect();
+    let ids: Vec<i64> = (0..900).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("slave_name", DataType::Utf8, false),
+        Field::new("id", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(names)), Arc::new(Int64Array::from(ids))],
+    )
+    .unwrap();
+    let slot = super::encode_slot(&batch, Some(0)).unwrap();
+    assert_eq!(slot.segments.len(), 3);
+    let cond = [TextEquals { column: 0, value: "App.Server1".to_owned() }];
+    let filter = ChunkFilter { projection: Some(&[1]), text_equals: &cond };
+    let Stored::Segmented(index) = open_stored(&slot.index).unwrap() else { unreachable!() };
+    assert_eq!(index.wanted(filter), vec![1]);
+    let got = decode_slot(&slot, filter).unwrap();
+    let ids = got.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let want: Vec<i64> = (0..900).filter(|i| i % 3 == 1).collect();
+    assert_eq!(ids.values().to_vec(), want, "rows keep their order within a segment");
+
+    // No callee of that name: no segment read, an empty batch of the asked-for columns.
+    let cond = [TextEquals { column: 0, value: "Nobody".to_owned() }];
+    let filter = ChunkFilter { projection: Some(&[1]), text_equals: &cond };
+    assert!(index.wanted(filter).is_empty());
+    let empty = decode_slot(&slot, filter).unwrap();
+    assert_eq!(empty.num_rows(), 0);
+    assert_eq!(empty.schema().field(0).name(), "id");
+
+    // Groups smaller than the minimum share a segment.
+    let small = super::encode_slot(&batch.slice(0, 30), Some(0)).unwrap();
+    assert_eq!(small.segments.len(), 1);
+    // A segment column that is not text is refused.
+    assert!(matches!(super::encode_slot(&batch, Some(1)), Err(ChunkError::SegmentColumn { .. })));
+    assert!(matches!(super::encode_slot(&batch, Some(2)), Err(ChunkError::SegmentColumn { .. })));
 }

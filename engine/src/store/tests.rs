@@ -308,3 +308,88 @@ fn a_second_open_of_the_same_directory_fails() {
     let _store = open(&dir);
     assert!(matches!(Store::open(dir.path(), StoreConfig::default()), Err(Error::RocksDb(_))));
 }
+
+/// `rows` rows whose `name` cycles through `callees` callees; `id` is the row number.
+fn callee_batch(rows: i64, callees: i64) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+    ]));
+    let names =
+        StringArray::from((0..rows).map(|i| Some(format!("App.Server{}", i % callees))).collect::<Vec<_>>());
+    RecordBatch::try_new(
+        schema,
+        vec![Arc::new(Int64Array::from((0..rows).collect::<Vec<_>>())), Arc::new(names)],
+    )
+    .unwrap()
+}
+
+/// How many segment keys of `table` the store holds.
+fn segment_keys(store: &Store, table: &str) -> usize {
+    let prefix = key::segment_table_prefix(table);
+    store
+        .db
+        .prefix_iterator(&prefix)
+        .take_while(|kv| kv.as_ref().is_ok_and(|(k, _)| k.starts_with(&prefix)))
+        .count()
+}
+
+#[test]
+fn a_filtered_scan_reads_only_the_segments_of_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let t = TimestampMs(5 * MIN);
+    store.write_slot_by("stat", t, &callee_batch(900, 3), Some("name")).unwrap();
+    assert_eq!(segment_keys(&store, "stat"), 3);
+    let range = (t, TimestampMs(t.0 + MIN));
+    let only = |name: &str| [crate::TextEquals { column: 1, value: name.to_owned() }];
+
+    let cond = only("App.Server0");
+    let filter = crate::ChunkFilter { projection: None, text_equals: &cond };
+    let want: Vec<i64> = (0..900).filter(|i| i % 3 == 0).collect();
+    assert_eq!(ids(&store.scan_columns("stat", range.0, range.1, filter).unwrap()), want);
+    assert_eq!(ids(&store.scan("stat", range.0, range.1).unwrap()).len(), 900);
+
+    // Garbage in the segment of Server2: the scan for Server0 never reads it, a full scan
+    // reports it.
+    store.db.put(key::segment_key("stat", t, 0, 2), b"garbage").unwrap();
+    assert_eq!(ids(&store.scan_columns("stat", range.0, range.1, filter).unwrap()), want);
+    let err = store.scan("stat", range.0, range.1).unwrap_err();
+    assert!(matches!(err, Error::Chunk { source: ChunkError::LengthMismatch { .. }, .. }), "{err:?}");
+
+    // A segment that the index lists but the store lacks is an error, not fewer rows.
+    store.db.delete(key::segment_key("stat", t, 0, 1)).unwrap();
+    let cond = only("App.Server1");
+    let filter = crate::ChunkFilter { projection: None, text_equals: &cond };
+    let err = store.scan_columns("stat", range.0, range.1, filter).unwrap_err();
+    assert!(matches!(err, Error::Chunk { source: ChunkError::MissingSegment { segment: 1 }, .. }), "{err:?}");
+
+    // The segment column must be a text column of the batch.
+    assert!(store.write_slot_by("stat", t, &callee_batch(3, 1), Some("nope")).is_err());
+    let err = store.write_slot_by("stat", t, &callee_batch(3, 1), Some("id")).unwrap_err();
+    assert!(matches!(err, Error::Chunk { source: ChunkError::SegmentColumn { .. }, .. }), "{err:?}");
+}
+
+#[test]
+fn rewrites_retention_and_drops_remove_segments_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig { retention: Duration::from_secs(3600), ..StoreConfig::default() };
+    let store = Store::open(dir.path(), config).unwrap();
+    for s in [0, MIN, HOUR_MS, 2 * HOUR_MS] {
+        store.write_slot_by("stat", TimestampMs(s), &callee_batch(600, 2), Some("name")).unwrap();
+    }
+    assert_eq!(segment_keys(&store, "stat"), 8);
+
+    store.rewrite_slot("stat", TimestampMs(MIN), Some(&batch(7))).unwrap();
+    assert_eq!(segment_keys(&store, "stat"), 7);
+    assert_eq!(ids(&store.scan("stat", TimestampMs(MIN), TimestampMs(2 * MIN)).unwrap()), vec![7]);
+    store.rewrite_slot("stat", TimestampMs(MIN), None).unwrap();
+    assert_eq!(segment_keys(&store, "stat"), 6);
+
+    // now - retention = 1h: hour 0 is dropped, with its segments.
+    assert_eq!(store.apply_retention(TimestampMs(2 * HOUR_MS)).unwrap(), 1);
+    assert_eq!(segment_keys(&store, "stat"), 4);
+    store.drop_before("stat", TimestampMs(2 * HOUR_MS)).unwrap();
+    assert_eq!(segment_keys(&store, "stat"), 2);
+    assert_eq!(ids(&store.scan("stat", TimestampMs::MIN, TimestampMs::MAX).unwrap()).len(), 600);
+}

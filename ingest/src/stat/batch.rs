@@ -11,7 +11,7 @@ use arrow::datatypes::{
 };
 use arrow::error::ArrowError;
 
-use super::{LATENCY_BOUNDS, Source, StatKey, StatValue};
+use super::{LATENCY_BOUNDS, Source, StatKey, StatKeyRef, StatValue};
 use crate::time::TimestampMs;
 
 /// Names of the nine latency-bucket columns, `interv_5` … `interv_3000`.
@@ -84,18 +84,23 @@ impl StatBatchBuilder {
 
     /// Appends one row.
     pub fn append(&mut self, slot: TimestampMs, k: &StatKey, v: &StatValue) {
+        self.append_ref(slot, &k.as_ref(), v);
+    }
+
+    /// Appends one row, from a borrowed key.
+    pub fn append_ref(&mut self, slot: TimestampMs, k: &StatKeyRef<'_>, v: &StatValue) {
         self.time.append_value(slot.0);
         let s = [
             k.source.as_str(),
-            &k.master_name,
-            &k.slave_name,
-            &k.interface_name,
-            &k.master_ip,
-            &k.slave_ip,
-            &k.tars_version,
-            &k.slave_set_name,
-            &k.slave_set_area,
-            &k.slave_set_id,
+            k.master_name,
+            k.slave_name,
+            k.interface_name,
+            k.master_ip,
+            k.slave_ip,
+            k.tars_version,
+            k.slave_set_name,
+            k.slave_set_area,
+            k.slave_set_id,
         ];
         for (b, s) in self.strings.iter_mut().zip(s) {
             b.append_value(s);
