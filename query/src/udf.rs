@@ -161,7 +161,19 @@ impl ScalarUDFImpl for LabelFn {
         let ts = ts.as_primitive::<TimestampMillisecondType>();
         // The offset was validated when the session was built.
         let offset = UtcOffset::from_seconds(self.offset_seconds).unwrap_or_default();
-        let labels = ts.iter().map(|t| t.map(|t| TarsLabel::of(TimestampMs(t), offset)));
+        // Rows come in slots: runs of one timestamp. Computing a label takes a calendar
+        // conversion, so a run reuses the label of its first row.
+        let mut last: Option<(i64, TarsLabel)> = None;
+        let labels = ts.iter().map(move |t| {
+            t.map(|t| match last {
+                Some((at, label)) if at == t => label,
+                _ => {
+                    let label = TarsLabel::of(TimestampMs(t), offset);
+                    last = Some((t, label));
+                    label
+                }
+            })
+        });
         let out: ArrayRef = match self.kind {
             LabelKind::Date => {
                 let mut b = Date32Builder::with_capacity(ts.len());
