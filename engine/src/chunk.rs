@@ -94,18 +94,29 @@ pub fn decode_slot(
     segments: &[&[u8]],
     filter: ChunkFilter<'_>,
 ) -> Result<RecordBatch, ChunkError> {
-    match open_stored(index)? {
-        Stored::Whole(payload) => decode_v1(payload, filter),
+    let segment = |n: u32| Ok(usize::try_from(n).ok().and_then(|i| segments.get(i)).copied());
+    decode_stored(index, filter, segment, |e| e)
+}
+
+/// Decodes the value under a chunk key as `filter` asks: a version-1 chunk directly, a
+/// version-2 index by asking `segment` for each segment it needs (`None`: missing, which is
+/// [`ChunkError::MissingSegment`]). `wrap` turns a chunk error into the caller's error.
+pub(crate) fn decode_stored<S: AsRef<[u8]>, E>(
+    value: &[u8],
+    filter: ChunkFilter<'_>,
+    mut segment: impl FnMut(u32) -> Result<Option<S>, E>,
+    wrap: impl Fn(ChunkError) -> E,
+) -> Result<RecordBatch, E> {
+    match open_stored(value).map_err(&wrap)? {
+        Stored::Whole(payload) => decode_v1(payload, filter).map_err(wrap),
         Stored::Segmented(index) => {
-            let wanted: Vec<(u32, &[u8])> = index
-                .wanted(filter)
-                .into_iter()
-                .map(|n| {
-                    let value = usize::try_from(n).ok().and_then(|i| segments.get(i));
-                    value.map(|v| (n, *v)).ok_or(ChunkError::MissingSegment { segment: n })
-                })
-                .collect::<Result<_, _>>()?;
-            index.decode(&wanted, filter)
+            let mut values = Vec::new();
+            for n in index.wanted(filter) {
+                let value = segment(n)?.ok_or_else(|| wrap(ChunkError::MissingSegment { segment: n }))?;
+                values.push((n, value));
+            }
+            let wanted: Vec<(u32, &[u8])> = values.iter().map(|(n, v)| (*n, v.as_ref())).collect();
+            index.decode(&wanted, filter).map_err(wrap)
         }
     }
 }

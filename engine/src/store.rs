@@ -15,7 +15,7 @@ use rocksdb::{
     DB, DBCompressionType, DBRawIterator, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions,
 };
 
-use crate::chunk::{self, ChunkFilter, Stored, decode_chunk, encode_chunk};
+use crate::chunk::{self, ChunkFilter, decode_chunk, encode_chunk};
 use crate::config::StoreConfig;
 use crate::error::{ChunkError, Error, Result};
 use crate::key::{self, ChunkKey};
@@ -455,8 +455,8 @@ fn delete_before(wb: &mut WriteBatch, table: &str, before: TimestampMs) {
 }
 
 /// Decodes the chunk `chunk` of `table`, whose value under the chunk key is `value`, as
-/// `filter` asks: a version-1 value directly, a version-2 index by reading the segments it
-/// needs from `snapshot` (the one `value` was read from, so the two agree).
+/// `filter` asks, reading the segments it needs from `snapshot` (the one `value` was read
+/// from, so the two agree).
 fn read_chunk(
     snapshot: &Snapshot<'_>,
     table: &str,
@@ -464,21 +464,12 @@ fn read_chunk(
     value: &[u8],
     filter: ChunkFilter<'_>,
 ) -> Result<RecordBatch> {
-    let chunk_error = |source| Error::Chunk { table: table.to_owned(), slot: chunk.slot, source };
-    match chunk::open_stored(value).map_err(chunk_error)? {
-        Stored::Whole(payload) => chunk::decode_v1(payload, filter).map_err(chunk_error),
-        Stored::Segmented(index) => {
-            let mut values = Vec::new();
-            for segment in index.wanted(filter) {
-                let value = snapshot
-                    .get_pinned(key::segment_key(table, chunk.slot, chunk.seq, segment))?
-                    .ok_or_else(|| chunk_error(ChunkError::MissingSegment { segment }))?;
-                values.push((segment, value));
-            }
-            let segments: Vec<(u32, &[u8])> = values.iter().map(|(n, v)| (*n, &v[..])).collect();
-            index.decode(&segments, filter).map_err(chunk_error)
-        }
-    }
+    let segment = |n| Ok(snapshot.get_pinned(key::segment_key(table, chunk.slot, chunk.seq, n))?);
+    chunk::decode_stored(value, filter, segment, |source| Error::Chunk {
+        table: table.to_owned(),
+        slot: chunk.slot,
+        source,
+    })
 }
 
 /// Splits a checkpoint value into its slot and its chunk.

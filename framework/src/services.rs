@@ -12,9 +12,8 @@ use crate::servant::ServantError;
 /// The reply to a report of which `dropped` of `of` items did not fit the memory budget: the
 /// items that fitted are stored, and the caller is told the rest were not (`iRet` -9,
 /// overload) instead of being acknowledged as if all had been. The drops are also counted and
-/// in the metrics; a client that retries resends all items, which the additive tables simply
-/// add again, so a retry counts twice what was stored the first time: TARS clients do not
-/// retry reports, they log the failure.
+/// in the metrics. A client that resent the whole report would count its stored part twice,
+/// so the message says how much was dropped, not "try again".
 pub(crate) fn refuse_dropped(what: &str, dropped: u64, of: u64) -> ServantError {
     ServantError::Overload(format!(
         "memory budget exhausted: {dropped} of {of} {what} dropped (counted in tarsmon's metrics)"

@@ -26,7 +26,7 @@ use super::{Source, StatKeyRef};
 const FIXED: usize = 9;
 
 /// A stat key packed into one heap allocation (see the module doc).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PackedStatKey(Box<[u8]>);
 
 impl PackedStatKey {
