@@ -19,7 +19,7 @@ use mysql_async::prelude::Queryable;
 use tarsmon_compat_mysql::{ExporterConfig, export_range};
 use tarsmon_engine::{Store, StoreConfig};
 use tarsmon_ingest::time::{Clock, ManualClock, TimestampMs, UtcOffset};
-use tarsmon_ingest::{NotifyTable, Pipeline, PipelineConfig, PropertyTable, StatTable};
+use tarsmon_ingest::{NotifyTable, Pipeline, PipelineConfig, PropertyTable, StatTable, TableKind};
 use tarsmon_query::{Condition, MonitorRequest, Op, QueryConfig, QueryEngine, TableSource};
 
 use crate::dataset::{dir_bytes, server_name, stat_keys, write_stat_slots};
@@ -70,6 +70,10 @@ pub struct DayReport {
     pub tarsmon_rows: u64,
     /// Seconds to generate and write them into the store.
     pub tarsmon_write_s: f64,
+    /// Hours compacted ([`Store::compact_hour`], as the pipeline does once an hour closes).
+    pub compacted_hours: usize,
+    /// Seconds all those compactions took, one after another.
+    pub compact_s: f64,
     /// Bytes of tarsmon's store directory after a flush.
     pub tarsmon_bytes: u64,
     /// Rows the exporter wrote to MariaDB (one per key and 5-minute interval).
@@ -99,12 +103,16 @@ impl DayReport {
         let ratio = |a: f64, b: f64| if a > 0.0 { b / a } else { f64::NAN };
         let _ = writeln!(
             s,
-            "{} keys × 2 days: {} rows in tarsmon ({} s slots, written in {:.1} s), {} rows in MariaDB \
-             (5-minute rows; exported in {:.1} s = {:.0} rows/s)\n",
+            "{} keys × 2 days: {} rows in tarsmon ({} s slots, written in {:.1} s; {} hours compacted \
+             in {:.1} s = {:.2} s per hour), {} rows in MariaDB (5-minute rows; exported in {:.1} s = \
+             {:.0} rows/s)\n",
             cfg.keys,
             self.tarsmon_rows,
             cfg.slot_ms / 1000,
             self.tarsmon_write_s,
+            self.compacted_hours,
+            self.compact_s,
+            self.compact_s / self.compacted_hours.max(1) as f64,
             self.mysql_rows,
             self.export_s,
             self.mysql_rows as f64 / self.export_s.max(1e-9),
@@ -278,21 +286,27 @@ pub fn run(cfg: &DayConfig) -> anyhow::Result<DayReport> {
         (to.0 - from.0) / cfg.slot_ms
     );
     let t0 = Instant::now();
-    {
-        let store = Store::open(&store_dir, StoreConfig::default())?;
-        report.tarsmon_rows = write_stat_slots(&store, &keys, from, to, cfg.slot_ms)?;
-        store.close()?;
-    }
-    report.tarsmon_write_s = t0.elapsed().as_secs_f64();
-    report.tarsmon_bytes = dir_bytes(&store_dir)?;
     let store = Arc::new(Store::open(&store_dir, StoreConfig::default())?);
+    report.tarsmon_rows = write_stat_slots(&store, &keys, from, to, cfg.slot_ms)?;
+    report.tarsmon_write_s = t0.elapsed().as_secs_f64();
 
     rt.block_on(async {
+        // The exporter reads each slot soon after it is sealed, before its hour is compacted.
         let db = if cfg.mysql {
             Some(export_and_measure(cfg, &store, from, to, &mut report).await?)
         } else {
             None
         };
+        eprintln!("day: compacting every hour");
+        let t0 = Instant::now();
+        for hour in store.partitions(StatTable::NAME, from, to)? {
+            let done = store.compact_hour(StatTable::NAME, hour, StatTable::SEGMENT_BY)?;
+            report.compacted_hours += usize::from(done.chunks_after < done.chunks_before);
+        }
+        report.compact_s = t0.elapsed().as_secs_f64();
+        // What the space of the replaced chunks becomes once RocksDB compacts its files.
+        store.reclaim_space()?;
+        report.tarsmon_bytes = dir_bytes(&store_dir)?;
         let mut conn = match &db {
             Some(db) => Some(mysql_async::Conn::from_url(db.root_url()).await?),
             None => None,

@@ -29,13 +29,17 @@
 //! reads only the segments that hold its value. Each segment is a version-1 payload without
 //! its schema message, which the index carries once. Checkpoints stay version 1: one value.
 //! [`encode_chunk`] and [`decode_chunk`] are the version-1, one-value form; a version-2 index
-//! given to [`decode_chunk`] is [`ChunkError::Segmented`].
+//! given to [`decode_chunk`] is [`ChunkError::Segmented`]. Format version 3 is version 2 for
+//! the rows of several slots of one hour (a compacted hour): its index also records which
+//! slots it holds and how each segment's rows divide among them.
 //!
 //! The code follows the data: [`dictionary`] turns the caller's batch into its storage form and
 //! back, [`header`] frames the IPC payload, [`segments`] splits a slot and indexes the parts.
 //! **Compatibility:** a chunk written by any released version must stay readable; a new
 //! layout gets a new version byte and its own decode path next to the others, and
 //! `tests/chunk_compat.rs` keeps a version-1 chunk to prove it.
+
+use std::ops::Range;
 
 mod dictionary;
 mod guard;
@@ -51,9 +55,9 @@ use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
 
 use crate::error::ChunkError;
-use header::{HEADER_LEN, VERSION_1, VERSION_2};
+use header::{HEADER_LEN, VERSION_1, VERSION_2, VERSION_3};
 pub use segments::EncodedSlot;
-pub(crate) use segments::Index;
+pub(crate) use segments::{Index, RowSlots};
 
 /// Buffer alignment inside the IPC payload. Arrow's default of 64 wastes up to 63 bytes per
 /// buffer, which is a lot in a small chunk; 8 is enough for every type, and the reader
@@ -85,40 +89,107 @@ pub fn encode_slot(batch: &RecordBatch, segment_by: Option<usize>) -> Result<Enc
     segments::encode(batch, segment_by, segments::MIN_SEGMENT_ROWS)
 }
 
-/// Decodes a sealed slot from the value under its chunk key (`index`: a version-2 index, or
-/// a whole version-1 chunk) and all its segment values, in order (none for version 1), as
-/// `filter` asks. The store reads only the segments a filter needs; this reads from memory,
-/// for tools and tests.
+/// Encodes `batch`, the rows of several slots in slot order, as a version-3 chunk (a
+/// compacted hour) grouped into segments like [`encode_slot`]. `slots` are the slot starts,
+/// strictly ascending; `row_slots[r]` is the index in `slots` of row `r`'s slot
+/// (non-decreasing). [`crate::Store::compact_hour`] writes these; [`decode_slot`] reads them.
+pub fn encode_slots(
+    batch: &RecordBatch,
+    slots: &[i64],
+    row_slots: &[u32],
+    segment_by: Option<usize>,
+) -> Result<EncodedSlot, ChunkError> {
+    let slots = RowSlots { starts: slots, of_row: row_slots };
+    segments::encode_slots(batch, slots, segment_by, segments::MIN_COMPACTED_SEGMENT_ROWS)
+}
+
+/// Decodes a sealed slot from the value under its chunk key (`index`: a version-2 or
+/// version-3 index, or a whole version-1 chunk) and all its segment values, in order (none for
+/// version 1), as `filter` asks: every row, of every slot a version-3 chunk holds. The store
+/// reads only the segments a filter needs; this reads from memory, for tools and tests.
 pub fn decode_slot(
     index: &[u8],
     segments: &[&[u8]],
     filter: ChunkFilter<'_>,
 ) -> Result<RecordBatch, ChunkError> {
     let segment = |n: u32| Ok(usize::try_from(n).ok().and_then(|i| segments.get(i)).copied());
-    decode_stored(index, filter, segment, |e| e)
+    decode_stored(index, filter, &(i64::MIN..i64::MAX), segment, |e| e)
 }
 
 /// Decodes the value under a chunk key as `filter` asks: a version-1 chunk directly, a
-/// version-2 index by asking `segment` for each segment it needs (`None`: missing, which is
-/// [`ChunkError::MissingSegment`]). `wrap` turns a chunk error into the caller's error.
+/// version-2 or -3 index by asking `segment` for each segment it needs (`None`: missing, which
+/// is [`ChunkError::MissingSegment`]). Of a version-3 chunk only the rows of the slots in
+/// `range` are returned (the caller has chosen a version-1 or -2 chunk by its slot already).
+/// `wrap` turns a chunk error into the caller's error.
 pub(crate) fn decode_stored<S: AsRef<[u8]>, E>(
     value: &[u8],
     filter: ChunkFilter<'_>,
+    range: &Range<i64>,
     mut segment: impl FnMut(u32) -> Result<Option<S>, E>,
     wrap: impl Fn(ChunkError) -> E,
 ) -> Result<RecordBatch, E> {
     match open_stored(value).map_err(&wrap)? {
-        Stored::Whole(payload) => decode_v1(payload, filter).map_err(wrap),
+        Stored::Whole(payload) => decode_v1(payload, filter, None).map_err(wrap),
         Stored::Segmented(index) => {
             let mut values = Vec::new();
-            for n in index.wanted(filter) {
+            for n in index.wanted(filter, range) {
                 let value = segment(n)?.ok_or_else(|| wrap(ChunkError::MissingSegment { segment: n }))?;
                 values.push((n, value));
             }
             let wanted: Vec<(u32, &[u8])> = values.iter().map(|(n, v)| (*n, v.as_ref())).collect();
-            index.decode(&wanted, filter).map_err(wrap)
+            index.decode(&wanted, filter, range).map_err(wrap)
         }
     }
+}
+
+/// Decodes every row of the value under a chunk key, split by slot: `(key_slot, batch)` for a
+/// version-1 or -2 chunk, one batch per slot, in slot order, for a version-3 chunk. `segment`
+/// and `wrap` as in [`decode_stored`].
+pub(crate) fn decode_stored_by_slot<S: AsRef<[u8]>, E>(
+    value: &[u8],
+    key_slot: i64,
+    mut segment: impl FnMut(u32) -> Result<Option<S>, E>,
+    wrap: impl Fn(ChunkError) -> E,
+) -> Result<Vec<(i64, RecordBatch)>, E> {
+    match open_stored(value).map_err(&wrap)? {
+        Stored::Whole(payload) => {
+            Ok(vec![(key_slot, decode_v1(payload, ChunkFilter::default(), None).map_err(wrap)?)])
+        }
+        Stored::Segmented(index) => {
+            let mut values = Vec::with_capacity(index.segment_count() as usize);
+            for n in 0..index.segment_count() {
+                values.push(segment(n)?.ok_or_else(|| wrap(ChunkError::MissingSegment { segment: n }))?);
+            }
+            let all: Vec<&[u8]> = values.iter().map(AsRef::as_ref).collect();
+            index.decode_by_slot(key_slot, &all).map_err(wrap)
+        }
+    }
+}
+
+/// What a value under a chunk key holds, without decoding rows: its slots and its row count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Extent {
+    /// The slots, ascending: the key's slot alone unless the chunk is a compacted hour.
+    pub(crate) slots: Vec<i64>,
+    /// Rows, or `None` for a version-1 chunk (its row count is inside the Arrow payload).
+    pub(crate) rows: Option<u64>,
+}
+
+/// Whether the value under a chunk key says it is a compacted hour (version 3), from its
+/// header's version byte alone: nothing is checked, so a damaged value may say either.
+pub(crate) fn claims_compacted(value: &[u8]) -> bool {
+    value.starts_with(&header::MAGIC) && value.get(header::MAGIC.len()) == Some(&VERSION_3)
+}
+
+/// The [`Extent`] of the value under the chunk key whose slot is `key_slot`.
+pub(crate) fn extent(value: &[u8], key_slot: i64) -> Result<Extent, ChunkError> {
+    Ok(match open_stored(value)? {
+        Stored::Whole(_) => Extent { slots: vec![key_slot], rows: None },
+        Stored::Segmented(index) => {
+            let slots = if index.slots().is_empty() { vec![key_slot] } else { index.slots().to_vec() };
+            Extent { slots, rows: Some(index.rows()) }
+        }
+    })
 }
 
 /// What a value under a chunk key holds.
@@ -135,7 +206,7 @@ pub(crate) fn open_stored(bytes: &[u8]) -> Result<Stored<'_>, ChunkError> {
     let (version, payload) = header::open(bytes)?;
     match version {
         VERSION_1 => Ok(Stored::Whole(payload)),
-        VERSION_2 => Ok(Stored::Segmented(Index::parse(payload)?)),
+        VERSION_2 | VERSION_3 => Ok(Stored::Segmented(Index::parse(payload, version)?)),
         version => Err(ChunkError::UnsupportedVersion { version }),
     }
 }
@@ -174,30 +245,44 @@ pub struct ChunkFilter<'a> {
 pub fn decode_chunk_columns(bytes: &[u8], filter: ChunkFilter<'_>) -> Result<RecordBatch, ChunkError> {
     let (version, payload) = header::open(bytes)?;
     match version {
-        VERSION_1 => decode_v1(payload, filter),
-        VERSION_2 => Err(ChunkError::Segmented),
+        VERSION_1 => decode_v1(payload, filter, None),
+        VERSION_2 | VERSION_3 => Err(ChunkError::Segmented),
         version => Err(ChunkError::UnsupportedVersion { version }),
     }
 }
 
-/// Reads the payload of a version-1 chunk (header already checked), as `filter` asks.
-pub(crate) fn decode_v1(payload: &[u8], filter: ChunkFilter<'_>) -> Result<RecordBatch, ChunkError> {
+/// Reads the payload of a version-1 chunk (header already checked), as `filter` asks; of its
+/// rows only those in `rows`, if given (before `filter`'s row conditions apply).
+pub(crate) fn decode_v1(
+    payload: &[u8],
+    filter: ChunkFilter<'_>,
+    rows: Option<Range<usize>>,
+) -> Result<RecordBatch, ChunkError> {
     // Arrow's IPC reader trusts the offsets inside the stream and panics on some inconsistent
     // ones (`Buffer::slice_with_length`). The checksum keeps accidental damage from getting
     // here; catching the unwind also turns a bad payload that carries a matching checksum (or
     // a reader bug) into an error rather than a crash. That matters at start-up, where a panic
     // while reading a checkpoint would repeat on every restart.
-    std::panic::catch_unwind(|| read_v1(payload, filter)).unwrap_or(Err(ChunkError::Inconsistent))
+    std::panic::catch_unwind(|| read_v1(payload, filter, rows)).unwrap_or(Err(ChunkError::Inconsistent))
 }
 
 /// [`decode_v1`] without the unwind guard.
-fn read_v1(payload: &[u8], filter: ChunkFilter<'_>) -> Result<RecordBatch, ChunkError> {
+fn read_v1(
+    payload: &[u8],
+    filter: ChunkFilter<'_>,
+    rows: Option<Range<usize>>,
+) -> Result<RecordBatch, ChunkError> {
     guard::check(payload)?;
     let mut reader = StreamReader::try_new(payload, filter.projection.map(<[usize]>::to_vec))?;
     let stored = reader.next().ok_or(ChunkError::BatchCount { count: 0 })??;
     if reader.next().is_some() {
         return Err(ChunkError::BatchCount { count: 2 });
     }
+    let stored = match rows {
+        Some(r) if r.end <= stored.num_rows() => stored.slice(r.start, r.len()),
+        Some(_) => return Err(ChunkError::Inconsistent),
+        None => stored,
+    };
     let stored = dictionary::keep_equal(stored, filter)?;
     dictionary::from_storage(&stored)
 }

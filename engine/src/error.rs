@@ -63,6 +63,15 @@ pub enum Error {
         /// The slot start.
         slot: TimestampMs,
     },
+    /// [`crate::Store::rewrite_slot`] was asked to replace a slot whose rows are part of a
+    /// compacted hour ([`crate::Store::compact_hour`]), which it cannot replace in part.
+    #[error("table {table:?}: slot {slot} is part of a compacted hour and cannot be rewritten alone")]
+    Compacted {
+        /// The table.
+        table: String,
+        /// The slot start.
+        slot: TimestampMs,
+    },
 }
 
 /// Errors encoding or decoding one chunk value ([`crate::encode_chunk`], [`crate::decode_chunk`]).

@@ -22,7 +22,9 @@
 //! scan is one seek plus a bounded forward iteration, and dropping the hours before `t` is one
 //! `delete_range`. A version-2 chunk's segments mirror its key under their own tag, so walking
 //! the chunk keys never reads a segment, the segments of a chunk are neighbours, and the same
-//! time ranges delete them. Table names cannot contain `0x00`, so the separator ends the name: no table's
+//! time ranges delete them. A compacted hour (chunk format 3) is keyed at its first slot and may
+//! hold later slots of the same hour, so a scan starts at the hour of `from`, never earlier:
+//! compaction stays inside one partition. Table names cannot contain `0x00`, so the separator ends the name: no table's
 //! range overlaps another's, even when one name is a prefix of the other.
 
 use crate::error::{Error, Result};

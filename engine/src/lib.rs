@@ -6,8 +6,8 @@
 //! back. It does not depend on DataFusion or on the other tarsmon crates.
 //!
 //! Main types:
-//! - [`Store`]: open a directory, write sealed slots, scan time ranges, checkpoint the open
-//!   slot, keep small metadata, apply retention. `Send + Sync`, shared through `Arc`.
+//! - [`Store`]: open a directory, write sealed slots, scan time ranges, compact closed hours
+//!   ([`Compaction`]), checkpoint the open slot, keep small metadata, apply retention. `Send + Sync`, shared through `Arc`.
 //! - [`TimestampMs`]: UTC milliseconds, the slot start times; [`StoreConfig`]: retention and
 //!   durability settings.
 //! - [`encode_chunk`] / [`decode_chunk`]: the on-disk form of one batch (versioned header, Arrow
@@ -20,7 +20,9 @@
 //! under that key plus its number, and drops the now-sealed checkpoint. Between seals the open slot is saved
 //! with [`Store::put_checkpoint`] and read back after a restart with [`Store::checkpoint`].
 //! Read: [`Store::scan`] turns `[from, to)` into one key range, seeks to its start and decodes
-//! chunks until its end, reading of each chunk only the segments its filter needs. Retention: [`Store::apply_retention`] deletes whole hour partitions
+//! chunks until its end, reading of each chunk only the segments its filter needs. Compaction:
+//! [`Store::compact_hour`] merges the slot chunks of a closed hour into one, which scans slice
+//! back to the slots they ask for. Retention: [`Store::apply_retention`] deletes whole hour partitions
 //! with range deletions. The key layout is documented in the `key` module, the value format in
 //! the `chunk` module.
 
@@ -33,9 +35,9 @@ mod time;
 
 pub use chunk::{
     ChunkFilter, EncodedSlot, TextEquals, decode_chunk, decode_chunk_columns, decode_slot, encode_chunk,
-    encode_slot,
+    encode_slot, encode_slots,
 };
 pub use config::StoreConfig;
 pub use error::{ChunkError, Error, Result};
-pub use store::Store;
+pub use store::{Compaction, Store};
 pub use time::{HOUR_MS, TimestampMs};

@@ -165,8 +165,9 @@ impl Store {
         Ok(next)
     }
 
-    /// The chunks of `table` whose slot start is in `[from, to)`, in slot order (and write
-    /// order within a slot).
+    /// The rows of `table` whose slot start is in `[from, to)`, one batch per chunk, in key
+    /// order: slot order, and write order within a slot, except that a compacted hour
+    /// ([`Store::compact_hour`]) is one batch (in slot order) placed at its first slot.
     ///
     /// Reads one snapshot: writes that land during the scan are either all seen or not at all.
     pub fn scan(&self, table: &str, from: TimestampMs, to: TimestampMs) -> Result<Vec<RecordBatch>> {
@@ -189,8 +190,11 @@ impl Store {
             chunks.push((chunk, value.to_vec()));
             Ok(())
         })?;
+        let range = from.0..to.0;
         let decode = |part: &[(ChunkKey, Vec<u8>)]| -> Result<Vec<RecordBatch>> {
-            part.iter().map(|(chunk, value)| read_chunk(&snapshot, table, *chunk, value, filter)).collect()
+            part.iter()
+                .map(|(chunk, value)| read_chunk(&snapshot, table, *chunk, value, filter, &range))
+                .collect()
         };
         let threads =
             std::thread::available_parallelism().map_or(1, |n| n.get()).min(chunks.len() / 4).max(1);
@@ -209,7 +213,9 @@ impl Store {
         })
     }
 
-    /// Like [`Store::scan`], with each chunk's slot.
+    /// Like [`Store::scan`], as one batch per slot and chunk with its slot: a compacted hour is
+    /// split back into its slots. In key order, so a slot written again after its hour was
+    /// compacted comes after the compacted hour's batches.
     pub fn scan_slots(
         &self,
         table: &str,
@@ -219,7 +225,13 @@ impl Store {
         let snapshot = self.db.snapshot();
         let mut out = Vec::new();
         self.walk_chunks(&snapshot, table, from, to, |chunk, value| {
-            out.push((chunk.slot, read_chunk(&snapshot, table, chunk, value, ChunkFilter::default())?));
+            let slots = read_chunk_by_slot(&snapshot, table, chunk, value)?;
+            out.extend(
+                slots
+                    .into_iter()
+                    .map(|(slot, batch)| (TimestampMs(slot), batch))
+                    .filter(|(s, _)| *s >= from && *s < to),
+            );
             Ok(())
         })?;
         Ok(out)
@@ -227,7 +239,8 @@ impl Store {
 
     /// Replaces every chunk of the sealed slot `(table, slot)` by `batch` (or by nothing), in
     /// one atomic write: for retention rules finer than whole partitions. The caller must not
-    /// seal into the same slot concurrently.
+    /// seal into the same slot concurrently. A slot inside a compacted hour
+    /// ([`Store::compact_hour`]) cannot be replaced alone: [`Error::Compacted`].
     ///
     /// The new chunk has one segment (see [`Store::write_slot_by`]).
     pub fn rewrite_slot(&self, table: &str, slot: TimestampMs, batch: Option<&RecordBatch>) -> Result<()> {
@@ -237,8 +250,16 @@ impl Store {
             .transpose()
             .map_err(|source| Error::Chunk { table: table.to_owned(), slot, source })?;
         let _guard = self.lock_writes();
-        let mut wb = WriteBatch::default();
         let next = TimestampMs(slot.0.saturating_add(1));
+        let mut compacted = false;
+        self.walk_chunks(&self.db.snapshot(), table, slot, next, |chunk, value| {
+            compacted |= chunk_extent(table, chunk, value)?.slots.len() > 1;
+            Ok(())
+        })?;
+        if compacted {
+            return Err(Error::Compacted { table: table.to_owned(), slot });
+        }
+        let mut wb = WriteBatch::default();
         wb.delete_range(key::chunk_bound(table, slot), key::chunk_bound(table, next));
         wb.delete_range(key::segment_bound(table, slot), key::segment_bound(table, next));
         if let Some(encoded) = encoded {
@@ -247,22 +268,131 @@ impl Store {
         Ok(self.db.write_opt(wb, &self.write_options)?)
     }
 
-    /// The distinct slot starts of `table` in `[from, to)` that hold at least one chunk, in
-    /// order: the slots that are sealed.
+    /// The distinct slot starts of `table` in `[from, to)` that hold at least one chunk (or
+    /// are part of a compacted hour), in order: the slots that are sealed.
     pub fn slots(&self, table: &str, from: TimestampMs, to: TimestampMs) -> Result<Vec<TimestampMs>> {
-        let mut slots: Vec<TimestampMs> = Vec::new();
-        self.walk_chunks(&self.db.snapshot(), table, from, to, |chunk, _| {
-            if slots.last() != Some(&chunk.slot) {
-                slots.push(chunk.slot);
+        let mut slots = std::collections::BTreeSet::new();
+        self.walk_chunks(&self.db.snapshot(), table, from, to, |chunk, value| {
+            let in_range = |s: &i64| *s >= from.0 && *s < to.0;
+            match chunk_extent(table, chunk, value) {
+                Ok(extent) => slots.extend(extent.slots.into_iter().filter(in_range).map(TimestampMs)),
+                // The slot is sealed even if its chunk cannot be read: scans report that.
+                Err(_) => {
+                    slots.insert(chunk.slot);
+                }
             }
             Ok(())
         })?;
-        Ok(slots)
+        Ok(slots.into_iter().collect())
     }
 
-    /// Calls `visit` with every chunk key of `table` in `[from, to)` and its value, in key
-    /// order, as `snapshot` sees them. The key range does the pruning: one seek to the first
-    /// key, and the iterator's upper bound stops it at the end. Segments are not read.
+    /// Compacts the sealed chunks of the hour holding `hour` of `table`: the chunks of
+    /// consecutive slots are merged into one chunk (format version 3, rows grouped into
+    /// segments by the text column `segment_by`, as [`Store::write_slot_by`] does) of at most
+    /// [`StoreConfig::compact_max_rows`] rows, so a scan over a day reads 24 chunks instead of
+    /// 1 440. Scans, [`Store::slots`] and [`Store::scan_slots`] answer exactly as before.
+    ///
+    /// Call it once the hour's slots are all sealed; a slot written later is a chunk of its
+    /// own again, folded in by the next call. Reading and encoding run without blocking other
+    /// writes; if the hour's chunks change meanwhile, nothing is written and the outcome says
+    /// so ([`Compaction::raced`]): call again. Idempotent: an hour already compacted is read
+    /// (its indexes only) and left as is.
+    pub fn compact_hour(
+        &self,
+        table: &str,
+        hour: TimestampMs,
+        segment_by: Option<&str>,
+    ) -> Result<Compaction> {
+        key::validate_table(table)?;
+        let hour = hour.hour_start();
+        let end = TimestampMs(hour.0.saturating_add(HOUR_MS));
+        let snapshot = self.db.snapshot();
+        let mut chunks: Vec<(ChunkKey, Vec<u8>)> = Vec::new();
+        self.walk_chunks(&snapshot, table, hour, end, |chunk, value| {
+            chunks.push((chunk, value.to_vec()));
+            Ok(())
+        })?;
+        let mut outcome =
+            Compaction { chunks_before: chunks.len(), chunks_after: chunks.len(), ..Compaction::default() };
+        let mut rows = Vec::with_capacity(chunks.len());
+        for (chunk, value) in &chunks {
+            rows.push(match chunk_extent(table, *chunk, value)?.rows {
+                Some(n) => n,
+                None => {
+                    read_chunk(&snapshot, table, *chunk, value, ChunkFilter::default(), &(hour.0..end.0))?
+                        .num_rows() as u64
+                }
+            });
+        }
+        let keys: Vec<ChunkKey> = chunks.iter().map(|(c, _)| *c).collect();
+        let mut writes = Vec::new();
+        for run in plan_runs(&keys, &rows, self.config.compact_max_rows as u64) {
+            let (first, last) = (keys[run.start].slot, keys[run.end - 1].slot);
+            let mut parts: Vec<(i64, RecordBatch)> = Vec::new();
+            for (chunk, value) in &chunks[run.clone()] {
+                parts.extend(read_chunk_by_slot(&snapshot, table, *chunk, value)?);
+            }
+            let chunk_error = |source| Error::Chunk { table: table.to_owned(), slot: first, source };
+            let (batch, slots, row_slots) = merge_slots(parts).map_err(chunk_error)?;
+            let column = segment_by.map(|name| batch.schema_ref().index_of(name)).transpose();
+            let column = column.map_err(|e| chunk_error(e.into()))?;
+            let encoded = chunk::encode_slots(&batch, &slots, &row_slots, column).map_err(chunk_error)?;
+            outcome.rows += batch.num_rows() as u64;
+            outcome.chunks_after -= run.len() - 1;
+            writes.push((first, last, encoded));
+        }
+        if writes.is_empty() {
+            return Ok(outcome);
+        }
+        drop(snapshot);
+        let _guard = self.lock_writes();
+        let mut now: Vec<(ChunkKey, Vec<u8>)> = Vec::with_capacity(chunks.len());
+        self.walk_chunks(&self.db.snapshot(), table, hour, end, |chunk, value| {
+            now.push((chunk, value.to_vec()));
+            Ok(())
+        })?;
+        if now != chunks {
+            return Ok(Compaction { raced: true, chunks_after: outcome.chunks_before, rows: 0, ..outcome });
+        }
+        let mut wb = WriteBatch::default();
+        for (first, last, encoded) in writes {
+            // The run holds every chunk whose slot is in [first, last] (runs never split a
+            // slot), so this deletes exactly the run; the put, later in the batch, survives it.
+            let next = TimestampMs(last.0.saturating_add(1));
+            wb.delete_range(key::chunk_bound(table, first), key::chunk_bound(table, next));
+            wb.delete_range(key::segment_bound(table, first), key::segment_bound(table, next));
+            put_encoded(&mut wb, table, first, 0, encoded);
+        }
+        self.db.write_opt(wb, &self.write_options)?;
+        Ok(outcome)
+    }
+
+    /// The hour partitions of `table` that hold chunks and start in `[from, to)`, in order.
+    /// One seek per partition.
+    pub fn partitions(&self, table: &str, from: TimestampMs, to: TimestampMs) -> Result<Vec<TimestampMs>> {
+        key::validate_table(table)?;
+        let prefix = key::chunk_table_prefix(table);
+        let start = key::chunk_bound(table, from.hour_start());
+        let mut iter = self.raw_iter(start.clone(), Some(key::chunk_bound(table, to.hour_start())));
+        iter.seek(&start);
+        let mut out = Vec::new();
+        while let Some(k) = iter.key() {
+            let chunk = ChunkKey::parse(&prefix, k)?;
+            if chunk.partition >= from {
+                out.push(chunk.partition);
+            }
+            let Some(next) = chunk.partition.0.checked_add(HOUR_MS) else { break };
+            iter.seek(key::chunk_bound(table, TimestampMs(next).hour_start()));
+        }
+        iter.status()?;
+        Ok(out)
+    }
+
+    /// Calls `visit` with every chunk key of `table` that holds rows of a slot in `[from, to)`,
+    /// and its value, in key order, as `snapshot` sees them. The key range does the pruning:
+    /// one seek to the start of `from`'s hour (a compacted chunk there, keyed at its first slot,
+    /// may hold later slots), and the iterator's upper bound stops it at `to`. Of the chunks
+    /// before `from` in that hour only the indexes are read. Segments are not read.
     fn walk_chunks(
         &self,
         snapshot: &Snapshot<'_>,
@@ -276,11 +406,23 @@ impl Store {
             return Ok(());
         }
         let prefix = key::chunk_table_prefix(table);
-        let start = key::chunk_bound(table, from);
+        let start = key::chunk_bound(table, from.hour_start());
         let mut iter = snapshot.raw_iterator_opt(bounds(start.clone(), Some(key::chunk_bound(table, to))));
         iter.seek(&start);
         while let Some((key, value)) = iter.item() {
-            visit(ChunkKey::parse(&prefix, key)?, value)?;
+            let chunk = ChunkKey::parse(&prefix, key)?;
+            // Only a compacted chunk holds slots after its key's; the others are skipped on the
+            // header's version byte, unchecked.
+            let wanted = chunk.slot >= from
+                || chunk::claims_compacted(value)
+                    && match chunk::extent(value, chunk.slot.0) {
+                        Ok(extent) => extent.slots.last().is_some_and(|&last| last >= from.0),
+                        // Unreadable: visited, so the caller reports it rather than skips it.
+                        Err(_) => true,
+                    };
+            if wanted {
+                visit(chunk, value)?;
+            }
             iter.next();
         }
         Ok(iter.status()?)
@@ -361,7 +503,9 @@ impl Store {
         Ok(dropped)
     }
 
-    /// Drops every chunk of `table` whose slot starts before `before`.
+    /// Drops every chunk of `table` whose slot starts before `before`. A compacted hour
+    /// ([`Store::compact_hour`]) counts as its first slot: with `before` on an hour boundary
+    /// (as retention uses it) the cut is exact.
     pub fn drop_before(&self, table: &str, before: TimestampMs) -> Result<()> {
         key::validate_table(table)?;
         let _guard = self.lock_writes();
@@ -410,6 +554,15 @@ impl Store {
         Ok(self.db.flush()?)
     }
 
+    /// Flushes the memtables and compacts RocksDB's files over the whole key range, so the
+    /// space of deleted and replaced chunks (retention, [`Store::compact_hour`]) is given back
+    /// now rather than by background compactions over time. Blocking; it rewrites every file.
+    pub fn reclaim_space(&self) -> Result<()> {
+        self.db.flush()?;
+        self.db.compact_range::<&[u8], &[u8]>(None, None);
+        Ok(())
+    }
+
     /// Syncs the write-ahead log and closes the store. Use it as the last step of an ordered
     /// shutdown; dropping the store closes it too, but cannot report an error.
     pub fn close(self) -> Result<()> {
@@ -454,22 +607,95 @@ fn delete_before(wb: &mut WriteBatch, table: &str, before: TimestampMs) {
     wb.delete_range(key::segment_table_prefix(table), key::segment_bound(table, before));
 }
 
-/// Decodes the chunk `chunk` of `table`, whose value under the chunk key is `value`, as
-/// `filter` asks, reading the segments it needs from `snapshot` (the one `value` was read
-/// from, so the two agree).
+/// Decodes the rows of the slots in `range` of the chunk `chunk` of `table`, whose value
+/// under the chunk key is `value`, as `filter` asks, reading the segments it needs from
+/// `snapshot` (the one `value` was read from, so the two agree).
 fn read_chunk(
     snapshot: &Snapshot<'_>,
     table: &str,
     chunk: ChunkKey,
     value: &[u8],
     filter: ChunkFilter<'_>,
+    range: &std::ops::Range<i64>,
 ) -> Result<RecordBatch> {
     let segment = |n| Ok(snapshot.get_pinned(key::segment_key(table, chunk.slot, chunk.seq, n))?);
-    chunk::decode_stored(value, filter, segment, |source| Error::Chunk {
-        table: table.to_owned(),
-        slot: chunk.slot,
-        source,
-    })
+    chunk::decode_stored(value, filter, range, segment, chunk_error(table, chunk))
+}
+
+/// Decodes every row of the chunk `chunk` of `table`, as one batch per slot (see
+/// [`Store::scan_slots`]).
+fn read_chunk_by_slot(
+    snapshot: &Snapshot<'_>,
+    table: &str,
+    chunk: ChunkKey,
+    value: &[u8],
+) -> Result<Vec<(i64, RecordBatch)>> {
+    let segment = |n| Ok(snapshot.get_pinned(key::segment_key(table, chunk.slot, chunk.seq, n))?);
+    chunk::decode_stored_by_slot(value, chunk.slot.0, segment, chunk_error(table, chunk))
+}
+
+/// The slots and rows of the chunk `chunk` of `table` (see [`chunk::extent`]).
+fn chunk_extent(table: &str, chunk: ChunkKey, value: &[u8]) -> Result<chunk::Extent> {
+    chunk::extent(value, chunk.slot.0).map_err(chunk_error(table, chunk))
+}
+
+/// Wraps a chunk error of the chunk `chunk` of `table`.
+fn chunk_error(table: &str, chunk: ChunkKey) -> impl Fn(ChunkError) -> Error + '_ {
+    move |source| Error::Chunk { table: table.to_owned(), slot: chunk.slot, source }
+}
+
+/// What [`Store::compact_hour`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Compaction {
+    /// Chunks of the hour before.
+    pub chunks_before: usize,
+    /// Chunks of the hour after (equal when there was nothing to merge, or it raced).
+    pub chunks_after: usize,
+    /// Rows rewritten into compacted chunks.
+    pub rows: u64,
+    /// The hour's chunks changed while it was being compacted; nothing was written.
+    pub raced: bool,
+}
+
+/// Groups the chunks `keys` of one hour (in key order, with their row counts) into runs to
+/// merge: consecutive chunks of at most `max_rows` rows in all (a slot's chunks always stay in
+/// one run, whatever their rows), each of at least two chunks.
+fn plan_runs(keys: &[ChunkKey], rows: &[u64], max_rows: u64) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let (mut start, mut total) = (0, 0u64);
+    for (i, (key, &n)) in keys.iter().zip(rows).enumerate() {
+        let same_slot = i > start && keys[i - 1].slot == key.slot;
+        if i > start && !same_slot && total.saturating_add(n) > max_rows {
+            if i - start >= 2 {
+                runs.push(start..i);
+            }
+            (start, total) = (i, 0);
+        }
+        total = total.saturating_add(n);
+    }
+    if keys.len() - start >= 2 {
+        runs.push(start..keys.len());
+    }
+    runs
+}
+
+/// Puts the batches of several slots (unordered, a slot possibly several times) into one
+/// batch in slot order, with its distinct slots and each row's index among them.
+fn merge_slots(mut parts: Vec<(i64, RecordBatch)>) -> Result<(RecordBatch, Vec<i64>, Vec<u32>), ChunkError> {
+    // Stable: a slot's batches keep their write order.
+    parts.sort_by_key(|(slot, _)| *slot);
+    let mut slots: Vec<i64> = Vec::new();
+    let mut row_slots = Vec::new();
+    for (slot, batch) in &parts {
+        if slots.last() != Some(slot) {
+            slots.push(*slot);
+        }
+        let index = u32::try_from(slots.len() - 1).map_err(|_| ChunkError::TooLarge { len: slots.len() })?;
+        row_slots.extend(std::iter::repeat_n(index, batch.num_rows()));
+    }
+    let schema = parts.first().map(|(_, b)| b.schema()).ok_or(ChunkError::Inconsistent)?;
+    let batches: Vec<RecordBatch> = parts.into_iter().map(|(_, b)| b).collect();
+    Ok((arrow::compute::concat_batches(&schema, &batches)?, slots, row_slots))
 }
 
 /// Splits a checkpoint value into its slot and its chunk.

@@ -5,7 +5,8 @@
 //! keep decoding this file to exactly the rows below: stores in the field hold such chunks
 //! until retention drops them. Never regenerate the file to make this test pass; when a new
 //! format version arrives, add a `stat_chunk_v2.bin` (with the ignored writer test adapted)
-//! next to this one. `data/stat_chunk_v2.*.bin` are a version-2 slot (index and segments).
+//! next to this one. `data/stat_chunk_v2.*.bin` are a version-2 slot (index and segments),
+//! `data/stat_chunk_v3.*.bin` a version-3 compacted chunk (two slots).
 
 #![allow(clippy::unwrap_used)]
 
@@ -16,7 +17,7 @@ use arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray, TimestampMilli
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use tarsmon_engine::{
-    ChunkError, ChunkFilter, TextEquals, decode_chunk, decode_slot, encode_chunk, encode_slot,
+    ChunkError, ChunkFilter, TextEquals, decode_chunk, decode_slot, encode_chunk, encode_slot, encode_slots,
 };
 
 fn sample_path() -> PathBuf {
@@ -124,5 +125,40 @@ fn write_version_2_sample() {
     std::fs::write(v2_sample_path("index"), &slot.index).unwrap();
     for (n, segment) in slot.segments.iter().enumerate() {
         std::fs::write(v2_sample_path(&format!("segment{n}")), segment).unwrap();
+    }
+}
+
+fn v3_sample_path(part: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/stat_chunk_v3.{part}.bin"))
+}
+
+/// The slots of the version-3 sample: the first two rows in one minute, the third in the next.
+const V3_SLOTS: [i64; 2] = [1_700_000_040_000, 1_700_000_100_000];
+const V3_ROW_SLOTS: [u32; 3] = [0, 0, 1];
+
+#[test]
+fn version_3_compacted_chunk_still_decodes() {
+    let index =
+        std::fs::read(v3_sample_path("index")).expect("tests/data/stat_chunk_v3.index.bin is committed");
+    assert_eq!(&index[..5], b"TMCK\x03", "the sample is a version-3 index");
+    let segments: Vec<Vec<u8>> =
+        (0..).map_while(|n| std::fs::read(v3_sample_path(&format!("segment{n}"))).ok()).collect();
+    assert_eq!(segments.len(), 1);
+    let parts: Vec<&[u8]> = segments.iter().map(Vec::as_slice).collect();
+    let batch = decode_slot(&index, &parts, ChunkFilter::default()).unwrap();
+    assert_eq!(batch, expected());
+    let cond = [TextEquals { column: V2_SEGMENT_BY, value: "TestApp.HelloServer".to_owned() }];
+    let one = decode_slot(&index, &parts, ChunkFilter { projection: None, text_equals: &cond }).unwrap();
+    assert_eq!(one, expected().slice(2, 1));
+}
+
+/// Writes the version-3 sample (see [`write_version_1_sample`]).
+#[test]
+#[ignore = "writes tests/data/stat_chunk_v3.*.bin; the committed files must not change"]
+fn write_version_3_sample() {
+    let slot = encode_slots(&expected(), &V3_SLOTS, &V3_ROW_SLOTS, Some(V2_SEGMENT_BY)).unwrap();
+    std::fs::write(v3_sample_path("index"), &slot.index).unwrap();
+    for (n, segment) in slot.segments.iter().enumerate() {
+        std::fs::write(v3_sample_path(&format!("segment{n}")), segment).unwrap();
     }
 }

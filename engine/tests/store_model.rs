@@ -1,6 +1,7 @@
 //! Model-based test of the store: random sequences of writes, checkpoints, scans, retention
 //! and reopens are applied both to a real [`Store`] and to a plain in-memory model; every read
-//! must agree with the model.
+//! must agree with the model. Hour compactions ([`Store::compact_hour`]) are among the
+//! operations: every read must answer as if they had not happened.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Int64Array, StringArray};
+use arrow::array::{Array, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use proptest::prelude::*;
@@ -42,6 +43,7 @@ enum Op {
     Scan { table: usize, from: i64, to: i64 },
     ApplyRetention { now: i64 },
     DropBefore { table: usize, before: i64 },
+    CompactHour { table: usize, hour: i64 },
     Reopen,
 }
 
@@ -67,31 +69,65 @@ fn op() -> impl Strategy<Value = Op> {
         1 => table.clone().prop_map(|table| Op::DeleteCheckpoint { table }),
         4 => (table.clone(), bound(), bound()).prop_map(|(table, from, to)| Op::Scan { table, from, to }),
         1 => (0..12 * HOUR_MS).prop_map(|now| Op::ApplyRetention { now }),
-        1 => (table, bound()).prop_map(|(table, before)| Op::DropBefore { table, before }),
+        1 => (table.clone(), bound()).prop_map(|(table, before)| Op::DropBefore { table, before }),
+        3 => (table, slot()).prop_map(|(table, hour)| Op::CompactHour { table, hour }),
         1 => Just(Op::Reopen),
     ]
+}
+
+/// One chunk: its rows as `(slot, id)` of the writes they came from, in storage order, and
+/// whether it is a compacted hour.
+#[derive(Debug, Clone, Default)]
+struct Chunk {
+    rows: Vec<(i64, i64)>,
+    compacted: bool,
 }
 
 /// What the store should hold.
 #[derive(Debug, Default)]
 struct Model {
-    /// `(table, slot)` → ids of the chunks, in write order.
-    chunks: BTreeMap<(usize, i64), Vec<i64>>,
+    /// `(table, slot of the key)` → its chunks, in write order.
+    chunks: BTreeMap<(usize, i64), Vec<Chunk>>,
     /// table → (slot, id) of its checkpoint.
     checkpoints: HashMap<usize, (i64, i64)>,
 }
 
 impl Model {
-    fn scan(&self, table: usize, from: i64, to: i64) -> (Vec<RecordBatch>, Vec<TimestampMs>) {
-        let mut batches = Vec::new();
-        let mut slots = Vec::new();
-        if from < to {
-            for (&(_, slot), ids) in self.chunks.range((table, from)..(table, to)) {
-                slots.push(TimestampMs(slot));
-                batches.extend(ids.iter().map(|&id| batch(id)));
+    /// The chunks of `table` that may hold slots in `[from, to)`.
+    fn chunks_in(&self, table: usize, from: i64, to: i64) -> impl Iterator<Item = &Chunk> {
+        let start = TimestampMs(from).hour_start().0;
+        let range = if start < to { (table, start)..(table, to) } else { (table, 0)..(table, 0) };
+        self.chunks.range(range).flat_map(|(_, chunks)| chunks)
+    }
+
+    /// The rows of `[from, to)` as a scan returns them, and the sealed slots.
+    fn scan(&self, table: usize, from: i64, to: i64) -> (Vec<(i64, Option<String>)>, Vec<TimestampMs>) {
+        let mut rows = Vec::new();
+        let mut slots = std::collections::BTreeSet::new();
+        for chunk in self.chunks_in(table, from, to) {
+            for &(slot, id) in chunk.rows.iter().filter(|(s, _)| *s >= from && *s < to) {
+                slots.insert(TimestampMs(slot));
+                rows.extend(rows_of(&[batch(id)]));
             }
         }
-        (batches, slots)
+        (rows, slots.into_iter().collect())
+    }
+
+    /// What [`Store::scan_slots`] returns: per chunk, one entry per slot (of a compacted
+    /// chunk) or the chunk's own, with its rows.
+    fn scan_slots(&self, table: usize, from: i64, to: i64) -> Vec<(TimestampMs, Vec<(i64, Option<String>)>)> {
+        let mut out: Vec<(TimestampMs, Vec<(i64, Option<String>)>)> = Vec::new();
+        for chunk in self.chunks_in(table, from, to) {
+            let mut mine: Vec<(TimestampMs, Vec<(i64, Option<String>)>)> = Vec::new();
+            for &(slot, id) in chunk.rows.iter().filter(|(s, _)| *s >= from && *s < to) {
+                match mine.last_mut() {
+                    Some((s, rows)) if chunk.compacted && s.0 == slot => rows.extend(rows_of(&[batch(id)])),
+                    _ => mine.push((TimestampMs(slot), rows_of(&[batch(id)]))),
+                }
+            }
+            out.extend(mine);
+        }
+        out
     }
 
     /// Drops the chunks of `table` before `before`; returns the hour partitions they covered.
@@ -105,6 +141,39 @@ impl Model {
         }
         hours.len()
     }
+
+    /// Merges the chunks of the hour of `hour` into one at its first key, if there are two or
+    /// more (the test's hours are far below the row limit).
+    fn compact_hour(&mut self, table: usize, hour: i64) {
+        let start = TimestampMs(hour).hour_start().0;
+        let keys: Vec<(usize, i64)> =
+            self.chunks.range((table, start)..(table, start + HOUR_MS)).map(|(k, _)| *k).collect();
+        let count: usize = keys.iter().map(|k| self.chunks[k].len()).sum();
+        if count < 2 {
+            return;
+        }
+        let mut rows: Vec<(i64, i64)> = Vec::new();
+        for k in &keys {
+            for chunk in self.chunks.remove(k).unwrap_or_default() {
+                rows.extend(chunk.rows);
+            }
+        }
+        rows.sort_by_key(|(slot, _)| *slot);
+        self.chunks.insert(keys[0], vec![Chunk { rows, compacted: true }]);
+    }
+}
+
+/// The rows of `batches` as `(id, name)`, in order.
+fn rows_of(batches: &[RecordBatch]) -> Vec<(i64, Option<String>)> {
+    let mut out = Vec::new();
+    for b in batches {
+        let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+        let names = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        for r in 0..b.num_rows() {
+            out.push((ids.value(r), names.is_valid(r).then(|| names.value(r).to_owned())));
+        }
+    }
+    out
 }
 
 fn config() -> StoreConfig {
@@ -121,7 +190,11 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         match op {
             Op::WriteSlot { table, slot } => {
                 s.write_slot(TABLES[table], TimestampMs(slot), &batch(id)).unwrap();
-                model.chunks.entry((table, slot)).or_default().push(id);
+                model
+                    .chunks
+                    .entry((table, slot))
+                    .or_default()
+                    .push(Chunk { rows: vec![(slot, id)], compacted: false });
                 if model.checkpoints.get(&table).is_some_and(|&(cp, _)| cp <= slot) {
                     model.checkpoints.remove(&table);
                 }
@@ -135,10 +208,18 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 model.checkpoints.remove(&table);
             }
             Op::Scan { table, from, to } => {
-                let (want_batches, want_slots) = model.scan(table, from, to);
+                let (want_rows, want_slots) = model.scan(table, from, to);
+                let want_by_slot = model.scan_slots(table, from, to);
                 let (from, to) = (TimestampMs(from), TimestampMs(to));
-                prop_assert_eq!(s.scan(TABLES[table], from, to).unwrap(), want_batches);
+                prop_assert_eq!(rows_of(&s.scan(TABLES[table], from, to).unwrap()), want_rows);
                 prop_assert_eq!(s.slots(TABLES[table], from, to).unwrap(), want_slots);
+                let by_slot: Vec<_> = s
+                    .scan_slots(TABLES[table], from, to)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(slot, b)| (slot, rows_of(&[b])))
+                    .collect();
+                prop_assert_eq!(by_slot, want_by_slot);
             }
             Op::ApplyRetention { now } => {
                 let keep_from = TimestampMs(now).saturating_sub(config().retention).hour_start().0;
@@ -148,6 +229,11 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::DropBefore { table, before } => {
                 s.drop_before(TABLES[table], TimestampMs(before)).unwrap();
                 model.drop_before(table, before);
+            }
+            Op::CompactHour { table, hour } => {
+                let done = s.compact_hour(TABLES[table], TimestampMs(hour), None).unwrap();
+                prop_assert!(!done.raced);
+                model.compact_hour(table, hour);
             }
             Op::Reopen => {
                 drop(store.take());
@@ -167,7 +253,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let s = Store::open(dir.path(), config()).unwrap();
     for (t, name) in TABLES.iter().enumerate() {
         let (want, _) = model.scan(t, i64::MIN, i64::MAX);
-        prop_assert_eq!(s.scan(name, TimestampMs::MIN, TimestampMs::MAX).unwrap(), want);
+        prop_assert_eq!(rows_of(&s.scan(name, TimestampMs::MIN, TimestampMs::MAX).unwrap()), want);
     }
     Ok(())
 }

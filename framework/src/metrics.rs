@@ -186,6 +186,18 @@ impl Metrics {
             "counter",
             pipe(|s| s.persist_errors.to_string()),
         );
+        family(
+            "tarsmon_hours_compacted_total",
+            "Closed hours merged into fewer chunks.",
+            "counter",
+            pipe(|s| s.compacted_hours.to_string()),
+        );
+        family(
+            "tarsmon_compact_errors_total",
+            "Failed hour compactions (retried; the hour stays readable).",
+            "counter",
+            pipe(|s| s.compact_errors.to_string()),
+        );
         if let Some(s) = &self.stat {
             let c = s.counters();
             let one = |v: u64| vec![(String::new(), v.to_string())];

@@ -31,6 +31,12 @@ pub trait TableKind: Send + Sync + 'static {
     /// value of, so that they read only that value's part of each slot.
     const SEGMENT_BY: Option<&'static str> = None;
 
+    /// Whether closed hours are compacted ([`tarsmon_engine::Store::compact_hour`], by
+    /// [`crate::Pipeline::compact`]): one chunk per hour instead of one per slot, for tables
+    /// that queries read by the day. Off for tables whose slots are rewritten one by one
+    /// (`notify`'s retention).
+    const COMPACT: bool = false;
+
     /// The Arrow schema of a sealed slot.
     fn schema() -> SchemaRef;
     /// Builds the batch of one slot's rows.
@@ -58,6 +64,7 @@ impl TableKind for StatTable {
     const NAME: &'static str = "stat";
     /// TarsWeb's call-statistics pages always ask for one callee.
     const SEGMENT_BY: Option<&'static str> = Some("slave_name");
+    const COMPACT: bool = true;
     /// Packed: one allocation per key, found by a borrowed [`crate::stat::StatKeyRef`].
     type Key = PackedStatKey;
     type Value = StatValue;
@@ -103,6 +110,7 @@ impl TableKind for PropertyTable {
     const NAME: &'static str = "property";
     /// TarsWeb's property page asks for one module.
     const SEGMENT_BY: Option<&'static str> = Some("module_name");
+    const COMPACT: bool = true;
     type Key = PropertyKey;
     type Value = PropertyValue;
 

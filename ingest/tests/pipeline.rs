@@ -236,3 +236,39 @@ proptest! {
         prop_assert_eq!(totals(&p), model);
     }
 }
+
+#[test]
+fn closed_hours_are_compacted_once_and_read_the_same() {
+    let f = Fixture::new(PipelineConfig::default());
+    let p = f.open();
+    // 09:00 to 10:59, one report per key and minute: two hours of 60 slots.
+    for m in 0..120 {
+        f.clock.set(TimestampMs(T0 + m * 60_000));
+        for i in 0..5 {
+            record(&p, &key(i), &calls(i64::from(i) + m));
+        }
+        p.persist().unwrap();
+    }
+    let before = totals(&p);
+    // 11:05: hour 10 closed only 5 minutes ago; hour 9 is due.
+    f.clock.set(TimestampMs(T0 + 125 * 60_000));
+    p.persist().unwrap();
+    assert!(!p.compact().unwrap(), "one hour per call, and no other hour is due");
+    assert_eq!(p.stats().compacted_hours, 1);
+    assert!(!p.compact().unwrap());
+    assert_eq!(totals(&p), before);
+    // 11:10: hour 10 too.
+    f.clock.set(TimestampMs(T0 + 130 * 60_000));
+    p.persist().unwrap();
+    p.compact().unwrap();
+    assert_eq!(p.stats().compacted_hours, 2);
+    assert_eq!(totals(&p), before);
+    // The cursor survives a restart: nothing is compacted twice.
+    drop(p);
+    let p = f.open();
+    p.persist().unwrap();
+    assert!(!p.compact().unwrap());
+    assert_eq!(p.stats().compacted_hours, 0);
+    assert_eq!(totals(&p), before);
+    assert_eq!(p.stats().compact_errors, 0);
+}

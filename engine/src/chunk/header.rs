@@ -1,6 +1,6 @@
 //! The serializer side of a chunk: the fixed header that frames the Arrow IPC payload.
 //!
-//! Layout (versions 1 and 2): magic `b"TMCK"`, version byte, payload length (u32 LE), CRC-32
+//! Layout (every version): magic `b"TMCK"`, version byte, payload length (u32 LE), CRC-32
 //! of the payload (u32 LE), payload.
 
 use crate::error::ChunkError;
@@ -12,6 +12,9 @@ pub(super) const VERSION_1: u8 = 1;
 /// Format version 2: an index of segments, each a version-1 payload without its schema
 /// message (`segments`).
 pub(super) const VERSION_2: u8 = 2;
+/// Format version 3: a version-2 index that also splits each segment's rows among several
+/// slots (a compacted hour, `segments`).
+pub(super) const VERSION_3: u8 = 3;
 /// Length of the header.
 pub(super) const HEADER_LEN: usize = 13;
 
@@ -40,7 +43,7 @@ pub(super) fn open(chunk: &[u8]) -> Result<(u8, &[u8]), ChunkError> {
     if [m0, m1, m2, m3] != MAGIC {
         return Err(ChunkError::BadMagic { found: [m0, m1, m2, m3] });
     }
-    if version != VERSION_1 && version != VERSION_2 {
+    if !(VERSION_1..=VERSION_3).contains(&version) {
         return Err(ChunkError::UnsupportedVersion { version });
     }
     let expected_len = u32::from_le_bytes([l0, l1, l2, l3]);

@@ -21,6 +21,20 @@
 //!
 //! All integers are little-endian. A segment is checked against its length and checksum in the
 //! index before Arrow reads it, so the guarantees of version 1 hold per segment.
+//!
+//! Version 3 is a compacted chunk: the rows of several consecutive slots of one hour (see
+//! [`crate::Store::compact_hour`]) in one index and one set of segments, so a query over a day
+//! reads 24 indexes and 24 segments per callee instead of 1 440 of each. Its index is the
+//! version-2 payload followed by:
+//!
+//! ```text
+//! u32   slot count k, then k × i64 slot starts, strictly ascending
+//! per segment: k × u32, how many of its rows belong to each slot
+//! ```
+//!
+//! Within each segment the rows are in slot order, so the rows of any range of slots are one
+//! contiguous run of every segment: a scan of part of the hour slices each segment it reads,
+//! and skips a segment that holds no row of the range without reading it.
 
 use std::collections::HashMap;
 
@@ -30,7 +44,9 @@ use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 use arrow_ipc::writer::StreamWriter;
 
-use super::header::{self, HEADER_LEN, VERSION_2, crc32};
+use std::ops::Range;
+
+use super::header::{self, HEADER_LEN, VERSION_2, VERSION_3, crc32};
 use super::{ChunkFilter, decode_v1, dictionary, ipc_options};
 use crate::error::ChunkError;
 
@@ -39,6 +55,11 @@ use crate::error::ChunkError;
 /// one dictionary message per text column), so segments much smaller than this would cost more
 /// in metadata than a filtered read saves.
 pub(crate) const MIN_SEGMENT_ROWS: usize = 256;
+
+/// Fewest rows a segment of a compacted hour holds: an hour has 60 times the rows of a slot,
+/// and a callee's segment is read once per hour instead of once per slot, so fewer, larger
+/// segments cost less in metadata and lookups for the same bytes read.
+pub(crate) const MIN_COMPACTED_SEGMENT_ROWS: usize = 4096;
 
 /// Marks a null value in the index.
 const NULL_LEN: u32 = u32::MAX;
@@ -60,11 +81,56 @@ pub(crate) fn encode(
     segment_by: Option<usize>,
     min_rows: usize,
 ) -> Result<EncodedSlot, ChunkError> {
+    encode_with(batch, segment_by, min_rows, None)
+}
+
+/// The slots of a batch to encode in version 3: their starts, strictly ascending, and for each
+/// row (in the batch's order, which must be slot order) the index of its slot in `starts`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowSlots<'a> {
+    /// The slot starts.
+    pub(crate) starts: &'a [i64],
+    /// Per row, an index into `starts`; non-decreasing.
+    pub(crate) of_row: &'a [u32],
+}
+
+/// Encodes `batch`, the rows of several slots in slot order, in version 3 (see the module doc).
+pub(crate) fn encode_slots(
+    batch: &RecordBatch,
+    slots: RowSlots<'_>,
+    segment_by: Option<usize>,
+    min_rows: usize,
+) -> Result<EncodedSlot, ChunkError> {
+    let ascending = slots.starts.windows(2).all(|w| w[0] < w[1]);
+    let ordered = slots.of_row.windows(2).all(|w| w[0] <= w[1]);
+    let in_bounds = slots.of_row.last().is_none_or(|&i| (i as usize) < slots.starts.len());
+    if !ascending || !ordered || !in_bounds || slots.of_row.len() != batch.num_rows() {
+        return Err(ChunkError::Inconsistent);
+    }
+    encode_with(batch, segment_by, min_rows, Some(slots))
+}
+
+/// [`encode`] and [`encode_slots`].
+fn encode_with(
+    batch: &RecordBatch,
+    segment_by: Option<usize>,
+    min_rows: usize,
+    slots: Option<RowSlots<'_>>,
+) -> Result<EncodedSlot, ChunkError> {
     let plan = plan(batch, segment_by, min_rows)?;
+    // Per segment, its rows per slot: a segment keeps the batch's row order, so slot order.
+    let slot_rows = |rows: &mut dyn Iterator<Item = usize>| -> Vec<u32> {
+        let Some(slots) = slots else { return Vec::new() };
+        let mut counts = vec![0u32; slots.starts.len()];
+        for row in rows {
+            counts[slots.of_row[row] as usize] += 1;
+        }
+        counts
+    };
     // One gather puts every segment's rows next to each other; segments are then slices.
-    let grouped = match plan.order {
+    let grouped = match &plan.order {
         None => batch.clone(),
-        Some(order) => take_record_batch(batch, &UInt32Array::from(order))?,
+        Some(order) => take_record_batch(batch, &UInt32Array::from(order.clone()))?,
     };
     let mut schema_message: Option<Vec<u8>> = None;
     let mut segments = Vec::with_capacity(plan.parts.len());
@@ -72,6 +138,10 @@ pub(crate) fn encode(
     let mut offset = 0;
     for part in plan.parts {
         let rows = grouped.slice(offset, part.rows);
+        let per_slot = match &plan.order {
+            None => slot_rows(&mut (offset..offset + part.rows)),
+            Some(order) => slot_rows(&mut order[offset..offset + part.rows].iter().map(|&r| r as usize)),
+        };
         offset += part.rows;
         let (schema, body) = write_stream(&dictionary::to_storage(&rows)?)?;
         match &schema_message {
@@ -85,11 +155,13 @@ pub(crate) fn encode(
             len: u32::try_from(body.len()).map_err(|_| ChunkError::TooLarge { len: body.len() })?,
             crc: crc32(&body),
             values: part.values,
+            slot_rows: per_slot,
         });
         segments.push(body);
     }
     let schema_message = schema_message.ok_or(ChunkError::Inconsistent)?;
-    let index = Index { schema_message, segment_by, entries };
+    let slots = slots.map_or_else(Vec::new, |s| s.starts.to_vec());
+    let index = Index { schema_message, segment_by, entries, slots };
     Ok(EncodedSlot { index: index.to_bytes()?, segments })
 }
 
@@ -177,6 +249,8 @@ struct Entry {
     len: u32,
     crc: u32,
     values: Vec<Option<String>>,
+    /// Version 3: the segment's rows per slot of [`Index::slots`]; empty in version 2.
+    slot_rows: Vec<u32>,
 }
 
 /// The decoded index of a version-2 chunk.
@@ -188,11 +262,14 @@ pub(crate) struct Index {
     segment_by: Option<usize>,
     /// The segments, in storage order.
     entries: Vec<Entry>,
+    /// Version 3: the slots the chunk holds, ascending. Empty in version 2, whose chunk holds
+    /// the one slot of its key.
+    slots: Vec<i64>,
 }
 
 impl Index {
-    /// Parses the index payload of a version-2 chunk (header already checked).
-    pub(crate) fn parse(payload: &[u8]) -> Result<Index, ChunkError> {
+    /// Parses the index payload of a version-2 or version-3 chunk (header already checked).
+    pub(crate) fn parse(payload: &[u8], version: u8) -> Result<Index, ChunkError> {
         let mut r = Reader(payload);
         let schema_len = r.len()?;
         let schema_message = r.bytes(schema_len)?.to_vec();
@@ -222,12 +299,30 @@ impl Index {
                     }
                 });
             }
-            entries.push(Entry { rows, len, crc, values });
+            entries.push(Entry { rows, len, crc, values, slot_rows: Vec::new() });
+        }
+        let mut slots = Vec::new();
+        if version == VERSION_3 {
+            let k = r.len()?;
+            // Each slot takes 8 bytes plus 4 per segment.
+            if k > r.0.len() / (8 + 4 * entries.len()) {
+                return Err(ChunkError::Implausible { what: "slot count" });
+            }
+            slots = (0..k).map(|_| r.i64()).collect::<Result<_, _>>()?;
+            if k == 0 || !slots.windows(2).all(|w| w[0] < w[1]) {
+                return Err(ChunkError::Inconsistent);
+            }
+            for entry in &mut entries {
+                entry.slot_rows = (0..k).map(|_| r.u32()).collect::<Result<_, _>>()?;
+                if entry.slot_rows.iter().map(|&n| u64::from(n)).sum::<u64>() != u64::from(entry.rows) {
+                    return Err(ChunkError::Inconsistent);
+                }
+            }
         }
         if !r.0.is_empty() {
             return Err(ChunkError::Inconsistent);
         }
-        Ok(Index { schema_message, segment_by, entries })
+        Ok(Index { schema_message, segment_by, entries, slots })
     }
 
     /// The index as a chunk value: header and payload.
@@ -259,8 +354,45 @@ impl Index {
                 }
             }
         }
-        header::seal(&mut out, VERSION_2)?;
+        if self.slots.is_empty() {
+            header::seal(&mut out, VERSION_2)?;
+            return Ok(out);
+        }
+        put_len(&mut out, self.slots.len())?;
+        for slot in &self.slots {
+            out.extend_from_slice(&slot.to_le_bytes());
+        }
+        for e in &self.entries {
+            for n in &e.slot_rows {
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+        }
+        header::seal(&mut out, VERSION_3)?;
         Ok(out)
+    }
+
+    /// The slots of a version-3 chunk, ascending; empty for version 2 (the key's slot).
+    pub(crate) fn slots(&self) -> &[i64] {
+        &self.slots
+    }
+
+    /// How many rows the chunk holds.
+    pub(crate) fn rows(&self) -> u64 {
+        self.entries.iter().map(|e| u64::from(e.rows)).sum()
+    }
+
+    /// The rows of `entry` whose slot is in `range` (all of them in version 2): one run, since
+    /// a segment's rows are in slot order.
+    fn rows_in(&self, entry: &Entry, range: &Range<i64>) -> Range<usize> {
+        let all = 0..entry.rows as usize;
+        if self.slots.is_empty() {
+            return all;
+        }
+        let first = self.slots.partition_point(|&s| s < range.start);
+        let end = self.slots.partition_point(|&s| s < range.end).max(first);
+        let count = |slots: &[u32]| slots.iter().map(|&n| n as usize).sum::<usize>();
+        let before = count(&entry.slot_rows[..first]);
+        before..before + count(&entry.slot_rows[first..end])
     }
 
     /// How many segments the chunk has (segment keys `0..count`).
@@ -269,9 +401,10 @@ impl Index {
         u32::try_from(self.entries.len()).unwrap_or(u32::MAX)
     }
 
-    /// The segments that may hold rows `filter` keeps: all of them, unless a condition is on
-    /// the segment column, in which case only those whose values include the wanted one.
-    pub(crate) fn wanted(&self, filter: ChunkFilter<'_>) -> Vec<u32> {
+    /// The segments that may hold rows `filter` keeps among those of the slots in `range`:
+    /// all of them, unless a condition is on the segment column, in which case only those
+    /// whose values include the wanted one; in version 3, only those with rows in `range`.
+    pub(crate) fn wanted(&self, filter: ChunkFilter<'_>, range: &Range<i64>) -> Vec<u32> {
         let conditions: Vec<&str> = filter
             .text_equals
             .iter()
@@ -281,36 +414,97 @@ impl Index {
         (0..self.segment_count())
             .zip(&self.entries)
             .filter(|(_, e)| conditions.iter().all(|&c| e.values.iter().any(|v| v.as_deref() == Some(c))))
+            .filter(|(_, e)| self.slots.is_empty() || !self.rows_in(e, range).is_empty())
             .map(|(i, _)| i)
             .collect()
     }
 
     /// Decodes `segments` (pairs of segment number and stored value, as picked by
-    /// [`Index::wanted`]) into one batch, as [`super::decode_chunk_columns`] does for a
-    /// version-1 chunk.
+    /// [`Index::wanted`]) into one batch of the rows of the slots in `range`, as
+    /// [`super::decode_chunk_columns`] does for a version-1 chunk.
     pub(crate) fn decode(
         &self,
         segments: &[(u32, &[u8])],
         filter: ChunkFilter<'_>,
+        range: &Range<i64>,
     ) -> Result<RecordBatch, ChunkError> {
         let mut batches = Vec::with_capacity(segments.len());
         for &(number, bytes) in segments {
-            let entry = usize::try_from(number)
-                .ok()
-                .and_then(|i| self.entries.get(i))
-                .ok_or(ChunkError::MissingSegment { segment: number })?;
-            if usize::try_from(entry.len).ok() != Some(bytes.len()) {
-                return Err(ChunkError::LengthMismatch { expected: entry.len, actual: bytes.len() });
-            }
-            let actual = crc32(bytes);
-            if actual != entry.crc {
-                return Err(ChunkError::ChecksumMismatch { expected: entry.crc, actual });
-            }
-            let mut payload = Vec::with_capacity(self.schema_message.len() + bytes.len());
-            payload.extend_from_slice(&self.schema_message);
-            payload.extend_from_slice(bytes);
-            batches.push(decode_v1(&payload, filter)?);
+            let entry = self.checked(number, bytes)?;
+            let rows = self.rows_in(entry, range);
+            let whole = rows.len() == entry.rows as usize;
+            batches.push(decode_v1(&self.payload(bytes), filter, (!whole).then_some(rows))?);
         }
+        self.concat(batches, filter)
+    }
+
+    /// Decodes every segment (`segments[i]` is segment `i`) and splits the rows by slot: one
+    /// batch per slot of a version-3 chunk, in slot order. A version-2 chunk is one batch, of
+    /// the slot of its key, `key_slot`.
+    pub(crate) fn decode_by_slot(
+        &self,
+        key_slot: i64,
+        segments: &[&[u8]],
+    ) -> Result<Vec<(i64, RecordBatch)>, ChunkError> {
+        let all = ChunkFilter::default();
+        if segments.len() != self.entries.len() {
+            let missing = segments.len().min(self.entries.len());
+            return Err(ChunkError::MissingSegment { segment: u32::try_from(missing).unwrap_or(u32::MAX) });
+        }
+        let mut decoded = Vec::with_capacity(segments.len());
+        for (number, bytes) in (0..).zip(segments) {
+            self.checked(number, bytes)?;
+            decoded.push(decode_v1(&self.payload(bytes), all, None)?);
+        }
+        if self.slots.is_empty() {
+            return Ok(vec![(key_slot, self.concat(decoded, all)?)]);
+        }
+        let mut offsets = vec![0usize; decoded.len()];
+        let mut out = Vec::with_capacity(self.slots.len());
+        for (i, &slot) in self.slots.iter().enumerate() {
+            let mut parts = Vec::new();
+            for ((batch, entry), offset) in decoded.iter().zip(&self.entries).zip(&mut offsets) {
+                let n = entry.slot_rows[i] as usize;
+                if n > 0 {
+                    parts.push(batch.slice(*offset, n));
+                    *offset += n;
+                }
+            }
+            out.push((slot, self.concat(parts, all)?));
+        }
+        Ok(out)
+    }
+
+    /// The entry of segment `number`, after checking `bytes` against its length and checksum.
+    fn checked(&self, number: u32, bytes: &[u8]) -> Result<&Entry, ChunkError> {
+        let entry = usize::try_from(number)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .ok_or(ChunkError::MissingSegment { segment: number })?;
+        if usize::try_from(entry.len).ok() != Some(bytes.len()) {
+            return Err(ChunkError::LengthMismatch { expected: entry.len, actual: bytes.len() });
+        }
+        let actual = crc32(bytes);
+        if actual != entry.crc {
+            return Err(ChunkError::ChecksumMismatch { expected: entry.crc, actual });
+        }
+        Ok(entry)
+    }
+
+    /// A segment as a whole version-1 payload: the schema message, then the segment.
+    fn payload(&self, segment: &[u8]) -> Vec<u8> {
+        let mut payload = Vec::with_capacity(self.schema_message.len() + segment.len());
+        payload.extend_from_slice(&self.schema_message);
+        payload.extend_from_slice(segment);
+        payload
+    }
+
+    /// The batches of some segments as one.
+    fn concat(
+        &self,
+        mut batches: Vec<RecordBatch>,
+        filter: ChunkFilter<'_>,
+    ) -> Result<RecordBatch, ChunkError> {
         match batches.len() {
             0 => self.empty(filter),
             1 => Ok(batches.swap_remove(0)),
@@ -345,6 +539,12 @@ impl<'a> Reader<'a> {
         let (head, rest) = self.0.split_first_chunk::<4>().ok_or(ChunkError::Inconsistent)?;
         self.0 = rest;
         Ok(u32::from_le_bytes(*head))
+    }
+
+    fn i64(&mut self) -> Result<i64, ChunkError> {
+        let (head, rest) = self.0.split_first_chunk::<8>().ok_or(ChunkError::Inconsistent)?;
+        self.0 = rest;
+        Ok(i64::from_le_bytes(*head))
     }
 
     fn len(&mut self) -> Result<usize, ChunkError> {

@@ -236,11 +236,13 @@ fn header_errors_are_specific() {
     assert!(matches!(decode_chunk(&bad_magic), Err(ChunkError::BadMagic { .. })));
 
     let mut future = bytes.clone();
-    future[4] = 3;
-    assert!(matches!(decode_chunk(&future), Err(ChunkError::UnsupportedVersion { version: 3 })));
-    // Version 2 is an index whose rows are elsewhere: only the store can read it.
-    future[4] = 2;
-    assert!(matches!(decode_chunk(&future), Err(ChunkError::Segmented)));
+    future[4] = 4;
+    assert!(matches!(decode_chunk(&future), Err(ChunkError::UnsupportedVersion { version: 4 })));
+    // Versions 2 and 3 are indexes whose rows are elsewhere: only the store can read them.
+    for version in [2, 3] {
+        future[4] = version;
+        assert!(matches!(decode_chunk(&future), Err(ChunkError::Segmented)));
+    }
 
     let truncated = &bytes[..bytes.len() - 1];
     let err = decode_chunk(truncated).unwrap_err();
@@ -355,7 +357,7 @@ proptest! {
         prop_assert_eq!(got.schema(), want.schema());
         prop_assert_eq!(sorted_rows(&got), sorted_rows(&want));
         let Stored::Segmented(index) = open_stored(&slot.index).unwrap() else { unreachable!() };
-        prop_assert!(index.wanted(filter).len() <= 1, "a value lives in one segment");
+        prop_assert!(index.wanted(filter, &(i64::MIN..i64::MAX)).len() <= 1, "a value lives in one segment");
     }
 
     /// Damage to the index or to a segment is an error (or, behind a re-sealed header, at
@@ -372,7 +374,7 @@ proptest! {
             Err(_) => {}
             // The checksum covers the payload, not the version byte: read as version 1, the
             // index is no IPC stream.
-            Ok(Stored::Whole(payload)) => prop_assert!(super::decode_v1(payload, ChunkFilter::default()).is_err()),
+            Ok(Stored::Whole(payload)) => prop_assert!(super::decode_v1(payload, ChunkFilter::default(), None).is_err()),
             Ok(Stored::Segmented(_)) => prop_assert!(false, "damage at {} went unnoticed", at),
         }
         if at >= HEADER_LEN {
@@ -381,7 +383,7 @@ proptest! {
                 let parts: Vec<(u32, &[u8])> = (0..damaged.segment_count())
                     .filter_map(|n| slot.segments.get(n as usize).map(|s| (n, s.as_slice())))
                     .collect();
-                let _ = damaged.decode(&parts, ChunkFilter::default());
+                let _ = damaged.decode(&parts, ChunkFilter::default(), &(i64::MIN..i64::MAX));
             }
         }
         let mut damaged = EncodedSlot { index: slot.index.clone(), segments: slot.segments.clone() };
@@ -414,7 +416,7 @@ fn a_filtered_read_touches_only_its_segment() {
     let cond = [TextEquals { column: 0, value: "App.Server1".to_owned() }];
     let filter = ChunkFilter { projection: Some(&[1]), text_equals: &cond };
     let Stored::Segmented(index) = open_stored(&slot.index).unwrap() else { unreachable!() };
-    assert_eq!(index.wanted(filter), vec![1]);
+    assert_eq!(index.wanted(filter, &(i64::MIN..i64::MAX)), vec![1]);
     let got = decode_slot(&slot, filter).unwrap();
     let ids = got.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
     let want: Vec<i64> = (0..900).filter(|i| i % 3 == 1).collect();
@@ -423,7 +425,7 @@ fn a_filtered_read_touches_only_its_segment() {
     // No callee of that name: no segment read, an empty batch of the asked-for columns.
     let cond = [TextEquals { column: 0, value: "Nobody".to_owned() }];
     let filter = ChunkFilter { projection: Some(&[1]), text_equals: &cond };
-    assert!(index.wanted(filter).is_empty());
+    assert!(index.wanted(filter, &(i64::MIN..i64::MAX)).is_empty());
     let empty = decode_slot(&slot, filter).unwrap();
     assert_eq!(empty.num_rows(), 0);
     assert_eq!(empty.schema().field(0).name(), "id");
@@ -434,4 +436,105 @@ fn a_filtered_read_touches_only_its_segment() {
     // A segment column that is not text is refused.
     assert!(matches!(super::encode_slot(&batch, Some(1)), Err(ChunkError::SegmentColumn { .. })));
     assert!(matches!(super::encode_slot(&batch, Some(2)), Err(ChunkError::SegmentColumn { .. })));
+}
+
+/// Slot starts (minutes) for the rows of a batch of `rows` rows: non-decreasing, drawn from
+/// `k` slots, some of which may hold no row.
+fn row_slots(rows: usize) -> impl Strategy<Value = (Vec<i64>, Vec<u32>)> {
+    (1usize..6, prop::collection::vec(any::<prop::sample::Index>(), rows)).prop_map(move |(k, picks)| {
+        let starts: Vec<i64> = (0..k as i64).map(|m| 60_000 * (m * 2 + 1)).collect();
+        let mut of_row: Vec<u32> = picks.iter().map(|p| p.index(k) as u32).collect();
+        of_row.sort_unstable();
+        (starts, of_row)
+    })
+}
+
+/// Reads a version-3 slot as the store does, for the slots in `range`.
+fn decode_range(
+    slot: &EncodedSlot,
+    filter: ChunkFilter<'_>,
+    range: std::ops::Range<i64>,
+) -> Result<RecordBatch, ChunkError> {
+    let segment = |n: u32| Ok(slot.segments.get(n as usize).map(Vec::as_slice));
+    super::decode_stored(&slot.index, filter, &range, segment, |e| e)
+}
+
+proptest! {
+    /// A compacted hour reads back, for any range of its slots, exactly the rows of those
+    /// slots, and split by slot, each slot's rows.
+    #[test]
+    fn compacted_slots_read_back_by_range_and_by_slot(
+        (batch, (starts, of_row)) in batch().prop_flat_map(|b| { let n = b.num_rows(); (Just(b), row_slots(n)) }),
+        min_rows in 1usize..8,
+        a in 0i64..12, len in 0i64..12,
+    ) {
+        let segment_by = text_column(&batch);
+        let slots = super::RowSlots { starts: &starts, of_row: &of_row };
+        let slot = segments::encode_slots(&batch, slots, segment_by, min_rows).unwrap();
+        let range = 60_000 * a..60_000 * (a + len);
+        let keep: arrow::array::BooleanArray =
+            of_row.iter().map(|&i| Some(range.contains(&starts[i as usize]))).collect();
+        let want = arrow::compute::filter_record_batch(&batch, &keep).unwrap();
+        let got = decode_range(&slot, ChunkFilter::default(), range.clone()).unwrap();
+        prop_assert_eq!(got.schema(), batch.schema());
+        prop_assert_eq!(sorted_rows(&got), sorted_rows(&want));
+
+        let segments: Vec<&[u8]> = slot.segments.iter().map(Vec::as_slice).collect();
+        let Stored::Segmented(index) = open_stored(&slot.index).unwrap() else { unreachable!() };
+        prop_assert_eq!(index.slots(), starts.as_slice());
+        let by_slot = index.decode_by_slot(0, &segments).unwrap();
+        prop_assert_eq!(by_slot.len(), starts.len());
+        for (i, (start, rows)) in by_slot.iter().enumerate() {
+            let keep: arrow::array::BooleanArray = of_row.iter().map(|&r| Some(r as usize == i)).collect();
+            let want = arrow::compute::filter_record_batch(&batch, &keep).unwrap();
+            prop_assert_eq!(*start, starts[i]);
+            prop_assert_eq!(sorted_rows(rows), sorted_rows(&want));
+        }
+    }
+
+    /// Damage to a compacted index is an error, never rows of the wrong slots.
+    #[test]
+    fn damaged_compacted_indexes_are_errors(
+        (batch, (starts, of_row)) in batch().prop_flat_map(|b| { let n = b.num_rows(); (Just(b), row_slots(n)) }),
+        cut in any::<prop::sample::Index>(),
+        flip in 1u8..,
+    ) {
+        let slots = super::RowSlots { starts: &starts, of_row: &of_row };
+        let slot = segments::encode_slots(&batch, slots, text_column(&batch), 2).unwrap();
+        let at = cut.index(slot.index.len());
+        prop_assert!(open_stored(&slot.index[..at]).is_err());
+        let mut index = slot.index.clone();
+        index[at] ^= flip;
+        if at >= HEADER_LEN {
+            // Behind a re-sealed header the parser itself must refuse or stay consistent.
+            super::header::seal(&mut index, super::header::VERSION_3).unwrap();
+            if let Ok(Stored::Segmented(damaged)) = open_stored(&index) {
+                let segments: Vec<&[u8]> = slot.segments.iter().map(Vec::as_slice).collect();
+                let _ = damaged.decode_by_slot(0, &segments);
+                let parts: Vec<(u32, &[u8])> = (0..damaged.segment_count())
+                    .filter_map(|n| slot.segments.get(n as usize).map(|s| (n, s.as_slice())))
+                    .collect();
+                let _ = damaged.decode(&parts, ChunkFilter::default(), &(0..180_000));
+            }
+        } else {
+            prop_assert!(open_stored(&index).is_err() || at == 4, "damage at {} went unnoticed", at);
+        }
+    }
+}
+
+#[test]
+fn compacted_slots_must_be_ordered() {
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)])),
+        vec![Arc::new(Int64Array::from(vec![1, 2]))],
+    )
+    .unwrap();
+    let encode = |starts: &[i64], of_row: &[u32]| {
+        segments::encode_slots(&batch, super::RowSlots { starts, of_row }, None, 1)
+    };
+    assert!(encode(&[1, 2], &[0, 1]).is_ok());
+    assert!(encode(&[2, 1], &[0, 1]).is_err(), "slots not ascending");
+    assert!(encode(&[1, 2], &[1, 0]).is_err(), "rows not in slot order");
+    assert!(encode(&[1, 2], &[0, 2]).is_err(), "slot index out of range");
+    assert!(encode(&[1, 2], &[0]).is_err(), "a slot per row");
 }

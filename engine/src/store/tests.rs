@@ -393,3 +393,106 @@ fn rewrites_retention_and_drops_remove_segments_too() {
     assert_eq!(segment_keys(&store, "stat"), 2);
     assert_eq!(ids(&store.scan("stat", TimestampMs::MIN, TimestampMs::MAX).unwrap()).len(), 600);
 }
+
+/// The ids of `batches`, sorted.
+fn sorted_ids(batches: &[RecordBatch]) -> Vec<i64> {
+    let mut ids = ids(batches);
+    ids.sort_unstable();
+    ids
+}
+
+/// How many chunk keys of `table` the store holds.
+fn chunk_keys(store: &Store, table: &str) -> usize {
+    let prefix = key::chunk_table_prefix(table);
+    store
+        .db
+        .prefix_iterator(&prefix)
+        .take_while(|kv| kv.as_ref().is_ok_and(|(k, _)| k.starts_with(&prefix)))
+        .count()
+}
+
+/// Slot `m` of hour 1 holds rows `1000 m ..` over three callees.
+fn slot_batch(m: i64, rows: i64) -> RecordBatch {
+    let b = callee_batch(rows, 3);
+    let ids = Int64Array::from((0..rows).map(|i| 1000 * m + i).collect::<Vec<_>>());
+    RecordBatch::try_new(b.schema(), vec![Arc::new(ids), b.column(1).clone()]).unwrap()
+}
+
+#[test]
+fn a_compacted_hour_answers_every_read_as_its_slots_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let hour = TimestampMs(HOUR_MS);
+    let at = |m: i64| TimestampMs(HOUR_MS + m * MIN);
+    for m in 0..60 {
+        store.write_slot_by("stat", at(m), &slot_batch(m, 300), Some("name")).unwrap();
+    }
+    // A slot of the next hour is not part of it.
+    store.write_slot_by("stat", at(60), &slot_batch(60, 300), Some("name")).unwrap();
+    let before: Vec<Vec<i64>> =
+        (0..61).map(|m| sorted_ids(&store.scan("stat", at(m), at(m + 1)).unwrap())).collect();
+
+    let done = store.compact_hour("stat", TimestampMs(HOUR_MS + 17 * MIN), Some("name")).unwrap();
+    assert_eq!(done, super::Compaction { chunks_before: 60, chunks_after: 1, rows: 18_000, raced: false });
+    assert_eq!(chunk_keys(&store, "stat"), 2);
+    // One segment per callee (100 rows each per slot, 6 000 in the hour), plus the next hour's.
+    assert_eq!(segment_keys(&store, "stat"), 3 + 1);
+
+    // Any range: the same rows as before, and the same sealed slots.
+    for (from, to) in [(0, 61), (0, 60), (17, 18), (5, 42), (59, 61), (60, 61)] {
+        let want: Vec<i64> = before[from..to].concat();
+        let got = sorted_ids(&store.scan("stat", at(from as i64), at(to as i64)).unwrap());
+        assert_eq!(got, want, "slots {from}..{to}");
+        let slots = store.slots("stat", at(from as i64), at(to as i64)).unwrap();
+        assert_eq!(slots, (from..to).map(|m| at(m as i64)).collect::<Vec<_>>());
+    }
+    let by_slot = store.scan_slots("stat", hour, at(61)).unwrap();
+    assert_eq!(by_slot.len(), 61);
+    for (m, (slot, batch)) in by_slot.iter().enumerate() {
+        assert_eq!((*slot, sorted_ids(std::slice::from_ref(batch))), (at(m as i64), before[m].clone()));
+    }
+
+    // A filtered scan reads only its callee's segment: garbage in another is never seen.
+    let cond = [crate::TextEquals { column: 1, value: "App.Server0".to_owned() }];
+    let filter = crate::ChunkFilter { projection: None, text_equals: &cond };
+    let want: Vec<i64> = before[..60].concat().into_iter().filter(|id| id % 1000 % 3 == 0).collect();
+    store.db.put(key::segment_key("stat", hour, 0, 2), b"garbage").unwrap();
+    assert_eq!(sorted_ids(&store.scan_columns("stat", hour, at(60), filter).unwrap()), want);
+    assert!(store.scan("stat", hour, at(60)).is_err());
+
+    // Compacting again is a no-op; a slot of the hour cannot be rewritten alone.
+    let again = store.compact_hour("stat", hour, Some("name")).unwrap();
+    assert_eq!((again.chunks_before, again.chunks_after), (1, 1));
+    let err = store.rewrite_slot("stat", at(3), None).unwrap_err();
+    assert!(matches!(err, Error::Compacted { .. }), "{err:?}");
+}
+
+#[test]
+fn late_slots_are_folded_in_and_big_hours_become_several_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig { compact_max_rows: 1_000, ..StoreConfig::default() };
+    let store = Store::open(dir.path(), config).unwrap();
+    let at = |m: i64| TimestampMs(m * MIN);
+    for m in 0..60 {
+        store.write_slot_by("stat", at(m), &slot_batch(m, 300), Some("name")).unwrap();
+    }
+    let all = sorted_ids(&store.scan("stat", at(0), at(60)).unwrap());
+    // 300 rows a slot, at most 1 000 a chunk: runs of 3 slots.
+    let done = store.compact_hour("stat", at(0), Some("name")).unwrap();
+    assert_eq!((done.chunks_before, done.chunks_after), (60, 20));
+    assert_eq!(sorted_ids(&store.scan("stat", at(0), at(60)).unwrap()), all);
+    assert_eq!(store.compact_hour("stat", at(0), Some("name")).unwrap().chunks_after, 20);
+
+    // A slot written again after compaction is its own chunk until the next compaction, which
+    // folds it into the chunk holding its slot's rows (a slot's chunks stay together).
+    store.write_slot_by("stat", at(4), &slot_batch(100, 2), Some("name")).unwrap();
+    let mut with_late = all.clone();
+    with_late.extend([100_000, 100_001]);
+    with_late.sort_unstable();
+    assert_eq!(sorted_ids(&store.scan("stat", at(0), at(60)).unwrap()), with_late);
+    assert_eq!(sorted_ids(&store.scan("stat", at(4), at(5)).unwrap()).len(), 302);
+    let done = store.compact_hour("stat", at(0), Some("name")).unwrap();
+    assert_eq!((done.chunks_before, done.chunks_after), (21, 20));
+    assert_eq!(sorted_ids(&store.scan("stat", at(0), at(60)).unwrap()), with_late);
+    assert_eq!(store.slots("stat", at(0), at(60)).unwrap().len(), 60);
+}

@@ -156,6 +156,8 @@ pub(crate) struct StorageConfig {
     /// Wait for `fsync` of the store's write-ahead log on every write (survives power loss,
     /// not only a crash of the process).
     pub(crate) sync_writes: bool,
+    /// Most rows in one compacted chunk of a closed hour (bounds the compaction's memory).
+    pub(crate) compact_max_rows: usize,
 }
 
 impl Default for StorageConfig {
@@ -164,6 +166,7 @@ impl Default for StorageConfig {
             retention: HumanDuration(Duration::from_secs(31 * 86_400)),
             retention_interval: HumanDuration(Duration::from_secs(600)),
             sync_writes: false,
+            compact_max_rows: tarsmon_engine::StoreConfig::DEFAULT_COMPACT_MAX_ROWS,
         }
     }
 }
@@ -171,7 +174,11 @@ impl Default for StorageConfig {
 impl StorageConfig {
     /// The engine's settings.
     pub(crate) fn store_config(&self) -> tarsmon_engine::StoreConfig {
-        tarsmon_engine::StoreConfig { retention: self.retention.0, sync_writes: self.sync_writes }
+        tarsmon_engine::StoreConfig {
+            retention: self.retention.0,
+            sync_writes: self.sync_writes,
+            compact_max_rows: self.compact_max_rows,
+        }
     }
 }
 
@@ -366,6 +373,9 @@ impl Config {
         }
         if self.storage.retention_interval.0 < Duration::from_secs(1) {
             bail!("storage.retention_interval must be at least 1s");
+        }
+        if self.storage.compact_max_rows < 1 {
+            bail!("storage.compact_max_rows must be at least 1");
         }
         if self.storage.retention.0 < Duration::from_secs(3600) {
             bail!("storage.retention must be at least 1h");

@@ -201,7 +201,8 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Seals ended slots, checkpoints the open one, and applies retention — off the RPC threads.
+/// Seals ended slots, checkpoints the open one, compacts closed hours and applies retention —
+/// off the RPC threads.
 async fn persist_loop(
     tables: Tables,
     store: Arc<Store>,
@@ -226,6 +227,8 @@ async fn persist_loop(
         }
         let result = tokio::task::spawn_blocking(move || {
             t.persist()?;
+            // At most one closed hour per table and tick: sealing waits for no more than that.
+            t.compact()?;
             if run_retention {
                 let dropped = st.apply_retention(c.now())?;
                 if dropped > 0 {

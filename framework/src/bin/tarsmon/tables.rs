@@ -46,6 +46,12 @@ impl Tables {
         first_error([self.stat.persist(), self.property.persist(), self.notify.persist()])
     }
 
+    /// Compacts the next closed hour of each table that needs it (see [`Pipeline::compact`]),
+    /// every table even when one fails (the first error is returned). Blocking.
+    pub(crate) fn compact(&self) -> tarsmon_ingest::Result<()> {
+        first_error([self.stat.compact().map(drop), self.property.compact().map(drop), Ok(())])
+    }
+
     /// Seals what has ended and checkpoints every open slot now (ordered shutdown). Blocking.
     pub(crate) fn shutdown(&self) -> tarsmon_ingest::Result<()> {
         first_error([self.stat.shutdown(), self.property.shutdown(), self.notify.shutdown()])
