@@ -92,6 +92,11 @@ struct Model {
     checkpoints: HashMap<usize, (i64, i64)>,
 }
 
+/// Rows as a scan returns them: `(key, value)`.
+type Rows = Vec<(i64, Option<String>)>;
+/// Per slot, its rows.
+type SlotRows = Vec<(TimestampMs, Rows)>;
+
 impl Model {
     /// The chunks of `table` that may hold slots in `[from, to)`.
     fn chunks_in(&self, table: usize, from: i64, to: i64) -> impl Iterator<Item = &Chunk> {
@@ -101,7 +106,7 @@ impl Model {
     }
 
     /// The rows of `[from, to)` as a scan returns them, and the sealed slots.
-    fn scan(&self, table: usize, from: i64, to: i64) -> (Vec<(i64, Option<String>)>, Vec<TimestampMs>) {
+    fn scan(&self, table: usize, from: i64, to: i64) -> (Rows, Vec<TimestampMs>) {
         let mut rows = Vec::new();
         let mut slots = std::collections::BTreeSet::new();
         for chunk in self.chunks_in(table, from, to) {
@@ -115,10 +120,10 @@ impl Model {
 
     /// What [`Store::scan_slots`] returns: per chunk, one entry per slot (of a compacted
     /// chunk) or the chunk's own, with its rows.
-    fn scan_slots(&self, table: usize, from: i64, to: i64) -> Vec<(TimestampMs, Vec<(i64, Option<String>)>)> {
-        let mut out: Vec<(TimestampMs, Vec<(i64, Option<String>)>)> = Vec::new();
+    fn scan_slots(&self, table: usize, from: i64, to: i64) -> SlotRows {
+        let mut out: SlotRows = Vec::new();
         for chunk in self.chunks_in(table, from, to) {
-            let mut mine: Vec<(TimestampMs, Vec<(i64, Option<String>)>)> = Vec::new();
+            let mut mine: SlotRows = Vec::new();
             for &(slot, id) in chunk.rows.iter().filter(|(s, _)| *s >= from && *s < to) {
                 match mine.last_mut() {
                     Some((s, rows)) if chunk.compacted && s.0 == slot => rows.extend(rows_of(&[batch(id)])),
@@ -164,7 +169,7 @@ impl Model {
 }
 
 /// The rows of `batches` as `(id, name)`, in order.
-fn rows_of(batches: &[RecordBatch]) -> Vec<(i64, Option<String>)> {
+fn rows_of(batches: &[RecordBatch]) -> Rows {
     let mut out = Vec::new();
     for b in batches {
         let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
