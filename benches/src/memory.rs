@@ -56,7 +56,7 @@ pub fn probe(holder: Holder, keys: usize) -> anyhow::Result<Probe> {
             for k in 0..keys {
                 let key = stat_key(k);
                 let r = key.as_ref();
-                p.record(&r, r.heap_bytes(), &stat_value(k, 0));
+                p.record(&r, &stat_value(k, 0));
             }
             let after = resident_bytes()?;
             let stats = p.stats();

@@ -73,14 +73,14 @@ impl Ingest {
             policy,
         };
         let value = parse_report(policy, value).unwrap().expect("a value to record");
-        self.property.record(&key, key.heap_bytes(), &value);
+        self.property.record(&key, &value);
     }
 
     /// Records one notification received now from `peer`.
     fn notify(&self, report: &NotifyReport<'_>, peer: &str) {
         let slot = self.notify.current_slot();
         let entry = NotifyEntry::new(NotifyRecord::from_report(report, peer, self.clock.now().max(slot)));
-        self.notify.record_in(slot, &entry, entry.record.heap_bytes(), &NotifyValue);
+        self.notify.record_in(slot, &entry, &NotifyValue);
     }
 
     fn exporter(&self, config: ExporterConfig) -> Exporter {

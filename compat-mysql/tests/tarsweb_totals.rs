@@ -123,7 +123,7 @@ fn record(pipeline: &Pipeline<StatTable>, r: usize, m: i64) {
         slave_set_area: "",
         slave_set_id: "",
     };
-    pipeline.record(&k, k.heap_bytes(), &value(r, m));
+    pipeline.record(&k, &value(r, m));
 }
 
 /// TarsWeb's request: today, the whole day, `LIKE` conditions, `groupby`.

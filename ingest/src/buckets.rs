@@ -3,17 +3,23 @@
 //! Each reporting thread updates its own shard: shards are picked by a per-thread index, so
 //! two reporters contend only if they run on threads mapped to the same shard (there are more
 //! shards than threads). A shard's lock is otherwise touched only by the sealer, once per slot,
-//! and by the rare snapshot for a live query or a checkpoint. A key already present in the
-//! shard is found by its borrowed form and updated in place: no allocation.
+//! and by the rare snapshot for a live query or a checkpoint. A report of many rows takes the
+//! lock once for all of them ([`Buckets::writer`]). A key already present in the shard is found
+//! by its borrowed form and updated in place: no allocation. The rows of a shard are a
+//! [`SlotRows`] (paged rows plus an index that keeps each row's hash; see its module).
 //!
 //! Memory is capped by a budget shared by all shards. A new key that does not fit is dropped
 //! and counted ([`BucketStats::dropped`]); keys already present keep aggregating.
 
-use std::hash::Hash;
+mod rows;
+
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use hashbrown::{Equivalent, HashMap};
-use parking_lot::Mutex;
+use hashbrown::{DefaultHashBuilder, Equivalent};
+use parking_lot::{Mutex, MutexGuard};
+
+pub use rows::{Iter, SlotRows};
 
 use crate::time::TimestampMs;
 
@@ -22,9 +28,6 @@ pub trait Merge {
     /// Folds `other` into `self`.
     fn merge(&mut self, other: &Self);
 }
-
-/// Rows of one slot, by key.
-pub type SlotRows<K, V> = HashMap<K, V>;
 
 /// What happened to one update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +47,10 @@ pub struct BucketStats {
     pub bytes: usize,
     /// The memory budget.
     pub budget: usize,
+    /// Updates merged into a row already present, since start.
+    pub merged: u64,
+    /// Updates that created a row, since start.
+    pub inserted: u64,
     /// Updates dropped because the budget was exhausted, since start.
     pub dropped: u64,
 }
@@ -51,7 +58,9 @@ pub struct BucketStats {
 /// One shard behind its lock, on its own cache line(s).
 type ShardCell<K, V> = Padded<Mutex<Shard<K, V>>>;
 
-/// Fixed per-row overhead on top of the key and value: hash table control bytes and slack.
+/// Per-row overhead on top of the row itself and its key's heap bytes: the index entry at its
+/// usual fill (8 bytes and a control byte, about 60 % full) and the allocator's header of the
+/// key's heap block.
 const ROW_OVERHEAD: usize = 32;
 
 #[derive(Debug)]
@@ -62,6 +71,10 @@ struct Shard<K, V> {
     bytes: usize,
     /// Rows (and their bytes) of earlier slots this shard still holds, waiting for the sealer.
     older: Vec<(TimestampMs, SlotRows<K, V>, usize)>,
+    /// Updates merged and rows inserted by this shard, since start: counted under the lock
+    /// the update holds anyway, instead of in an atomic every reporting core would contend on.
+    merged: u64,
+    inserted: u64,
 }
 
 /// Pads a shard to its own cache lines, so shards updated by different cores do not share one.
@@ -78,6 +91,10 @@ pub struct Buckets<K, V> {
     used: AtomicUsize,
     budget: usize,
     dropped: AtomicU64,
+    /// One hasher for every shard, so the hashes their indexes keep agree when shards merge.
+    hasher: DefaultHashBuilder,
+    /// Heap bytes an owned key holds, for the budget.
+    key_heap: fn(&K) -> usize,
 }
 
 thread_local! {
@@ -89,59 +106,43 @@ thread_local! {
 }
 
 impl<K: Hash + Eq, V: Merge + Clone> Buckets<K, V> {
-    /// Buckets with `shards` shards and a memory budget of `budget` bytes.
-    pub fn new(shards: usize, budget: usize) -> Self {
+    /// Buckets with `shards` shards and a memory budget of `budget` bytes; `key_heap` tells
+    /// the heap bytes an owned key holds.
+    pub fn new(shards: usize, budget: usize, key_heap: fn(&K) -> usize) -> Self {
         let shards = (0..shards.max(1))
             .map(|_| {
                 Padded(Mutex::new(Shard {
                     slot: TimestampMs(i64::MIN),
-                    rows: HashMap::new(),
+                    rows: SlotRows::default(),
                     bytes: 0,
                     older: Vec::new(),
+                    merged: 0,
+                    inserted: 0,
                 }))
             })
             .collect();
-        Self { shards, used: AtomicUsize::new(0), budget, dropped: AtomicU64::new(0) }
+        Self {
+            shards,
+            used: AtomicUsize::new(0),
+            budget,
+            dropped: AtomicU64::new(0),
+            hasher: DefaultHashBuilder::default(),
+            key_heap,
+        }
     }
 
-    /// Merges `value` into the row `key` of `slot`. `key_heap` is the heap size the owned key
-    /// will take (for the memory budget). A slot earlier than the shard's current one is
-    /// merged into the current one (a report racing a slot boundary counts in the later slot).
-    pub fn update<Q>(&self, slot: TimestampMs, key: &Q, key_heap: usize, value: &V) -> Update
-    where
-        Q: Hash + Equivalent<K> + ?Sized,
-        K: for<'a> From<&'a Q>,
-    {
-        self.upsert(slot, key, key_heap, value, |q| K::from(q))
-    }
-
-    /// Like [`Self::update`], with an owned key (recovering a checkpoint; rare, so the key is
-    /// cloned on insert rather than moved).
-    pub fn update_owned(&self, slot: TimestampMs, key: &K, key_heap: usize, value: &V) -> Update
-    where
-        K: Clone,
-    {
-        self.upsert(slot, key, key_heap, value, K::clone)
-    }
-
-    fn upsert<Q>(
-        &self,
-        slot: TimestampMs,
-        key: &Q,
-        key_heap: usize,
-        value: &V,
-        own: impl FnOnce(&Q) -> K,
-    ) -> Update
-    where
-        Q: Hash + Equivalent<K> + ?Sized,
-    {
+    /// Locks this thread's shard for updates of `slot`, for as many updates as the caller has
+    /// (the rows of one report). A slot earlier than the shard's current one is merged into
+    /// the current one (a report racing a slot boundary counts in the later slot). Hold it
+    /// only while updating: the sealer waits for it.
+    pub fn writer(&self, slot: TimestampMs) -> Writer<'_, K, V> {
         let i = SHARD_INDEX.with(|i| *i) % self.shards.len();
         let mut shard = self.shards[i].0.lock();
         if slot > shard.slot {
             let old_slot = shard.slot;
-            // The next slot will hold about as many keys: size it once instead of rehashing.
+            // The next slot will hold about as many keys: size its index once.
             let capacity = shard.rows.len();
-            let old = std::mem::replace(&mut shard.rows, HashMap::with_capacity(capacity));
+            let old = std::mem::replace(&mut shard.rows, SlotRows::with_capacity(capacity));
             let old_bytes = std::mem::take(&mut shard.bytes);
             if !old.is_empty() {
                 // The bytes stay accounted until the sealer takes the rows.
@@ -149,19 +150,25 @@ impl<K: Hash + Eq, V: Merge + Clone> Buckets<K, V> {
             }
             shard.slot = slot;
         }
-        if let Some(v) = shard.rows.get_mut(key) {
-            v.merge(value);
-            return Update::Merged;
-        }
-        let size = key_heap + std::mem::size_of::<(K, V)>() + ROW_OVERHEAD;
-        if self.used.fetch_add(size, Ordering::Relaxed) + size > self.budget {
-            self.used.fetch_sub(size, Ordering::Relaxed);
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return Update::Dropped;
-        }
-        shard.bytes += size;
-        shard.rows.insert(own(key), value.clone());
-        Update::Inserted
+        Writer { buckets: self, shard }
+    }
+
+    /// Merges `value` into the row `key` of `slot` (one update; see [`Self::writer`]).
+    pub fn update<Q>(&self, slot: TimestampMs, key: &Q, value: &V) -> Update
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+        K: for<'a> From<&'a Q>,
+    {
+        self.writer(slot).update(key, value)
+    }
+
+    /// Like [`Self::update`], with an owned key (recovering a checkpoint; rare, so the key is
+    /// cloned on insert rather than moved).
+    pub fn update_owned(&self, slot: TimestampMs, key: &K, value: &V) -> Update
+    where
+        K: Clone,
+    {
+        self.writer(slot).upsert(key, value, K::clone)
     }
 
     /// Takes every row of slots before `limit` out of the buckets, merged per slot, in slot
@@ -180,7 +187,7 @@ impl<K: Hash + Eq, V: Merge + Clone> Buckets<K, V> {
             for (slot, rows, bytes) in parts {
                 released += bytes;
                 match taken.iter_mut().find(|(t, _)| *t == slot) {
-                    Some((_, into)) => merge_rows(into, rows),
+                    Some((_, into)) => into.merge_from(rows, V::merge),
                     None => taken.push((slot, rows)),
                 }
             }
@@ -205,21 +212,9 @@ impl<K: Hash + Eq, V: Merge + Clone> Buckets<K, V> {
                 if rows.is_empty() {
                     continue;
                 }
-                let i = match out.iter().position(|(t, _)| *t == slot) {
-                    Some(i) => i,
-                    None => {
-                        out.push((slot, HashMap::with_capacity(rows.len())));
-                        out.len() - 1
-                    }
-                };
-                let into = &mut out[i].1;
-                for (k, v) in rows {
-                    match into.get_mut(k) {
-                        Some(x) => x.merge(v),
-                        None => {
-                            into.insert(k.clone(), v.clone());
-                        }
-                    }
+                match out.iter_mut().find(|(t, _)| *t == slot) {
+                    Some((_, into)) => into.merge_copy(rows, V::merge),
+                    None => out.push((slot, rows.clone())),
                 }
             }
         }
@@ -227,28 +222,68 @@ impl<K: Hash + Eq, V: Merge + Clone> Buckets<K, V> {
         out
     }
 
-    /// Current counters.
+    /// Updates dropped because the budget was exhausted, since start (without locking).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Current counters. Locks one shard at a time: not from inside a [`Writer`].
     pub fn stats(&self) -> BucketStats {
+        let (mut merged, mut inserted) = (0, 0);
+        for shard in self.shards.iter() {
+            let s = shard.0.lock();
+            merged += s.merged;
+            inserted += s.inserted;
+        }
         BucketStats {
             bytes: self.used.load(Ordering::Relaxed),
             budget: self.budget,
+            merged,
+            inserted,
             dropped: self.dropped.load(Ordering::Relaxed),
         }
     }
 }
 
-fn merge_rows<K: Hash + Eq, V: Merge>(into: &mut SlotRows<K, V>, from: SlotRows<K, V>) {
-    if into.len() < from.len() {
-        // Merge the smaller map into the larger one.
-        let small = std::mem::replace(into, from);
-        return merge_rows(into, small);
+/// This thread's shard, locked for the updates of one report ([`Buckets::writer`]).
+#[derive(Debug)]
+pub struct Writer<'a, K, V> {
+    buckets: &'a Buckets<K, V>,
+    shard: MutexGuard<'a, Shard<K, V>>,
+}
+
+impl<K: Hash + Eq, V: Merge + Clone> Writer<'_, K, V> {
+    /// Merges `value` into the row `key`; a new key is inserted if it fits in the budget.
+    pub fn update<Q>(&mut self, key: &Q, value: &V) -> Update
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+        K: for<'a> From<&'a Q>,
+    {
+        self.upsert(key, value, |q| K::from(q))
     }
-    for (k, v) in from {
-        match into.get_mut(&k) {
-            Some(x) => x.merge(&v),
-            None => {
-                into.insert(k, v);
-            }
+
+    fn upsert<Q>(&mut self, key: &Q, value: &V, own: impl FnOnce(&Q) -> K) -> Update
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
+        let hash = self.buckets.hasher.hash_one(key);
+        let shard = &mut *self.shard;
+        if let Some(v) = shard.rows.get_mut(hash, key) {
+            v.merge(value);
+            shard.merged += 1;
+            return Update::Merged;
         }
+        let key = own(key);
+        let size = (self.buckets.key_heap)(&key) + std::mem::size_of::<(K, V)>() + ROW_OVERHEAD;
+        let used = &self.buckets.used;
+        if used.fetch_add(size, Ordering::Relaxed) + size > self.buckets.budget {
+            used.fetch_sub(size, Ordering::Relaxed);
+            self.buckets.dropped.fetch_add(1, Ordering::Relaxed);
+            return Update::Dropped;
+        }
+        shard.bytes += size;
+        shard.inserted += 1;
+        shard.rows.insert_new(hash, key, value.clone());
+        Update::Inserted
     }
 }

@@ -27,5 +27,5 @@ pub mod table;
 pub mod time;
 
 pub use error::{Error, Result};
-pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
+pub use pipeline::{Pipeline, PipelineConfig, PipelineStats, Recorder};
 pub use table::{NotifyTable, PropertyTable, StatTable, TableKind};

@@ -21,7 +21,7 @@ use parking_lot::{Mutex, RwLock};
 use tarsmon_engine::{ChunkFilter, Store};
 use tracing::{info, warn};
 
-use crate::buckets::{Buckets, SlotRows, Update};
+use crate::buckets::{Buckets, SlotRows, Update, Writer};
 use crate::error::Result;
 use crate::table::TableKind;
 use crate::time::{Clock, SlotWidth, TimestampMs};
@@ -87,8 +87,6 @@ pub struct PipelineStats {
 
 #[derive(Debug, Default)]
 struct Counters {
-    merged: AtomicU64,
-    inserted: AtomicU64,
     sealed_slots: AtomicU64,
     sealed_rows: AtomicU64,
     checkpoints: AtomicU64,
@@ -143,7 +141,7 @@ impl<T: TableKind> Pipeline<T> {
     pub fn open(store: Arc<Store>, clock: Arc<dyn Clock>, config: PipelineConfig) -> Result<Self> {
         let now = clock.now();
         let p = Self {
-            buckets: Buckets::new(config.shards, config.memory_budget),
+            buckets: Buckets::new(config.shards, config.memory_budget, T::key_heap),
             store,
             clock,
             open_from: AtomicI64::new(i64::MIN),
@@ -162,7 +160,7 @@ impl<T: TableKind> Pipeline<T> {
                 // A checkpoint holds one slot; its rows go back into it (a row's own time may
                 // be later than the slot start, as in `notify`).
                 for (_, key, value) in &rows {
-                    p.buckets.update_owned(slot, key, T::key_heap(key), value);
+                    p.buckets.update_owned(slot, key, value);
                 }
             } else {
                 info!(table = T::NAME, rows = batch.num_rows(), "sealing the checkpoint of an ended slot");
@@ -186,40 +184,29 @@ impl<T: TableKind> Pipeline<T> {
     }
 
     /// Aggregates one report row into the current slot. Never blocks on I/O.
-    pub fn record<Q>(&self, key: &Q, key_heap: usize, value: &T::Value) -> Update
+    pub fn record<Q>(&self, key: &Q, value: &T::Value) -> Update
     where
         Q: Hash + Equivalent<T::Key> + ?Sized,
         T::Key: for<'a> From<&'a Q>,
     {
-        self.record_in(self.current_slot(), key, key_heap, value)
+        self.recorder(self.current_slot()).record(key, value)
     }
 
     /// Aggregates one report row into `slot`, a value [`Self::current_slot`] returned for this
     /// report (read the clock once per report, not once per row).
-    pub fn record_in<Q>(&self, slot: TimestampMs, key: &Q, key_heap: usize, value: &T::Value) -> Update
+    pub fn record_in<Q>(&self, slot: TimestampMs, key: &Q, value: &T::Value) -> Update
     where
         Q: Hash + Equivalent<T::Key> + ?Sized,
         T::Key: for<'a> From<&'a Q>,
     {
-        let u = self.buckets.update(slot, key, key_heap, value);
-        match u {
-            Update::Merged => self.counters.merged.fetch_add(1, Ordering::Relaxed),
-            Update::Inserted => self.counters.inserted.fetch_add(1, Ordering::Relaxed),
-            Update::Dropped => {
-                let dropped = self.buckets.stats().dropped;
-                // The first drop and then every power of two: visible, without flooding the log.
-                if dropped.is_power_of_two() {
-                    warn!(
-                        table = T::NAME,
-                        dropped,
-                        budget = self.config.memory_budget,
-                        "memory budget for open rows exhausted: new keys are dropped (counted)"
-                    );
-                }
-                0
-            }
-        };
-        u
+        self.recorder(slot).record(key, value)
+    }
+
+    /// Locks this thread's shard of the buckets for the rows of one report, all aggregated
+    /// into `slot` (a value [`Self::current_slot`] returned for this report): one lock per
+    /// report instead of one per row. Never blocks on I/O; hold it only while recording.
+    pub fn recorder(&self, slot: TimestampMs) -> Recorder<'_, T> {
+        Recorder { writer: self.buckets.writer(slot), pipeline: self }
     }
 
     /// Seals every slot that has ended and, when due, checkpoints the open slot. Blocking
@@ -410,8 +397,8 @@ impl<T: TableKind> Pipeline<T> {
         let b = self.buckets.stats();
         let c = &self.counters;
         PipelineStats {
-            merged: c.merged.load(Ordering::Relaxed),
-            inserted: c.inserted.load(Ordering::Relaxed),
+            merged: b.merged,
+            inserted: b.inserted,
             dropped: b.dropped,
             open_bytes: b.bytes,
             memory_budget: b.budget,
@@ -422,5 +409,43 @@ impl<T: TableKind> Pipeline<T> {
             compacted_hours: c.compacted_hours.load(Ordering::Relaxed),
             compact_errors: c.compact_errors.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// This thread's shard of a pipeline's buckets, locked for the rows of one report
+/// ([`Pipeline::recorder`]).
+pub struct Recorder<'a, T: TableKind> {
+    writer: Writer<'a, T::Key, T::Value>,
+    pipeline: &'a Pipeline<T>,
+}
+
+impl<T: TableKind> Recorder<'_, T> {
+    /// Aggregates one row. A new key that does not fit in the memory budget is dropped and
+    /// counted ([`Update::Dropped`]); the first drop and then every power of two is logged.
+    pub fn record<Q>(&mut self, key: &Q, value: &T::Value) -> Update
+    where
+        Q: Hash + Equivalent<T::Key> + ?Sized,
+        T::Key: for<'a> From<&'a Q>,
+    {
+        let u = self.writer.update(key, value);
+        if u == Update::Dropped {
+            let dropped = self.pipeline.buckets.dropped();
+            // Visible, without flooding the log.
+            if dropped.is_power_of_two() {
+                warn!(
+                    table = T::NAME,
+                    dropped,
+                    budget = self.pipeline.config.memory_budget,
+                    "memory budget for open rows exhausted: new keys are dropped (counted)"
+                );
+            }
+        }
+        u
+    }
+}
+
+impl<T: TableKind> std::fmt::Debug for Recorder<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").field("table", &T::NAME).finish_non_exhaustive()
     }
 }

@@ -42,8 +42,7 @@ fn record(server: &str, message: &str, at: TimestampMs) -> NotifyRecord {
 
 fn add(p: &Pipeline<NotifyTable>, r: NotifyRecord) {
     let e = NotifyEntry::new(r);
-    let heap = e.record.heap_bytes();
-    p.record(&e, heap, &NotifyValue);
+    p.record(&e, &NotifyValue);
 }
 
 fn all(p: &Pipeline<NotifyTable>) -> Vec<NotifyRecord> {

@@ -64,7 +64,7 @@ impl Fixture {
 
 fn record(p: &Pipeline<StatTable>, k: &StatKey, v: &StatValue) -> Update {
     let r: StatKeyRef<'_> = k.as_ref();
-    p.record(&r, r.heap_bytes(), v)
+    p.record(&r, v)
 }
 
 /// Sum of succ_count per (slot, interface) over everything the pipeline can see.

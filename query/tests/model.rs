@@ -65,7 +65,7 @@ fn report(p: &Pipeline<StatTable>, source: Source, master: &str, iface: &str, su
         ..Default::default()
     };
     v.add_interval(5, succ);
-    p.record(&k, k.heap_bytes(), &v);
+    p.record(&k, &v);
 }
 
 async fn int_rows(e: &QueryEngine, sql: &str) -> BTreeMap<String, i64> {

@@ -130,8 +130,7 @@ impl NotifyService {
         // back.
         let now = self.clock.now().max(slot);
         let entry = NotifyEntry::new(NotifyRecord::from_report(report, peer_ip, now));
-        let heap = entry.record.heap_bytes();
-        if self.pipeline.record_in(slot, &entry, heap, &NotifyValue) == Update::Dropped {
+        if self.pipeline.record_in(slot, &entry, &NotifyValue) == Update::Dropped {
             c.dropped.fetch_add(1, Ordering::Relaxed);
             return Err(super::refuse_dropped("notifications", 1, 1));
         }

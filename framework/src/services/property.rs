@@ -60,6 +60,8 @@ impl PropertyService {
         let ip = current.peer.ip().to_string();
         let slot = self.pipeline.current_slot();
         let (mut values, mut empty, mut bad, mut unknown, mut dropped) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        // One lock of this thread's shard for the whole report.
+        let mut recorder = self.pipeline.recorder(slot);
         args.for_each_entry(1, "statmsg", |head: StatPropMsgHead<'_>, body: StatPropMsgBody<'_>| {
             for info in &body.v_info {
                 let value = match parse_report(&info.policy, &info.value) {
@@ -94,11 +96,12 @@ impl PropertyService {
                     policy: &info.policy,
                 };
                 values += 1;
-                if self.pipeline.record_in(slot, &key, key.heap_bytes(), &value) == Update::Dropped {
+                if recorder.record(&key, &value) == Update::Dropped {
                     dropped += 1;
                 }
             }
         })?;
+        drop(recorder);
         let c = &self.counters;
         c.reports.fetch_add(1, Ordering::Relaxed);
         c.values.fetch_add(values, Ordering::Relaxed);

@@ -58,6 +58,8 @@ impl StatService {
         let source = if from_client { Source::Client } else { Source::Server };
         let slot = self.pipeline.current_slot();
         let (mut entries, mut empty, mut dropped) = (0u64, 0u64, 0u64);
+        // One lock of this thread's shard for the whole report.
+        let mut recorder = self.pipeline.recorder(slot);
         args.for_each_entry(1, "msg", |head: StatMicMsgHead<'_>, body: Body| {
             if body.0.is_empty() {
                 empty += 1;
@@ -87,10 +89,11 @@ impl StatService {
                 slave_set_id: &head.slave_set_id,
             };
             entries += 1;
-            if self.pipeline.record_in(slot, &key, key.heap_bytes(), &body.0) == Update::Dropped {
+            if recorder.record(&key, &body.0) == Update::Dropped {
                 dropped += 1;
             }
         })?;
+        drop(recorder);
         let c = &self.counters;
         c.reports.fetch_add(1, Ordering::Relaxed);
         c.entries.fetch_add(entries, Ordering::Relaxed);
