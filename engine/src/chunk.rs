@@ -228,17 +228,51 @@ pub struct TextEquals {
     pub value: String,
 }
 
+/// A condition that holds when any of its terms does: `a = 'x' OR b IN ('y', 'z')` is the
+/// terms `a = 'x'`, `b = 'y'`, `b = 'z'`. No terms: no row holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextAny(pub Vec<TextEquals>);
+
 /// What to decode of a chunk: which columns, and which rows.
+///
+/// The row conditions are exact: a row is returned if and only if it satisfies every one of
+/// them (a null never equals a value). They are tested on the stored dictionaries, so the
+/// strings of rows that fail are never built, and a condition's column is read for the test
+/// even when the projection leaves it out. A condition on a column that is not text is a
+/// [`ChunkError::FilterColumn`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ChunkFilter<'a> {
     /// The columns to decode (indices into the chunk's schema; the batch has them in that
     /// order), or all. The others are neither decompressed nor converted: a query that reads
     /// 8 of 25 columns pays for 8.
     pub projection: Option<&'a [usize]>,
-    /// Rows must satisfy every one of these. A condition on a column that is not decoded, or
-    /// that is not a text column, is ignored: the filter may keep more rows than asked for,
-    /// never fewer, so a caller that needs exactness applies its conditions again.
+    /// Rows must satisfy every one of these.
     pub text_equals: &'a [TextEquals],
+    /// And every one of these.
+    pub text_any: &'a [TextAny],
+}
+
+impl ChunkFilter<'_> {
+    /// Whether the filter has row conditions.
+    pub fn has_conditions(&self) -> bool {
+        !self.text_equals.is_empty() || !self.text_any.is_empty()
+    }
+
+    /// The conditions as lists of terms, each list holding when any of its terms does.
+    fn conditions(&self) -> impl Iterator<Item = &[TextEquals]> {
+        self.text_equals.iter().map(std::slice::from_ref).chain(self.text_any.iter().map(|a| a.0.as_slice()))
+    }
+
+    /// Applies the filter to `batch`, a batch with every column of the table's schema (text
+    /// columns `Utf8` or dictionary-encoded): the rows that satisfy the conditions, with the
+    /// columns of the projection. For rows that are not in a chunk (the open slot).
+    pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch, ChunkError> {
+        let kept = dictionary::keep_matching(batch.clone(), None, *self)?;
+        Ok(match self.projection {
+            Some(p) => kept.project(p)?,
+            None => kept,
+        })
+    }
 }
 
 /// Like [`decode_chunk`], decoding only what `filter` asks for.
@@ -273,7 +307,18 @@ fn read_v1(
     rows: Option<Range<usize>>,
 ) -> Result<RecordBatch, ChunkError> {
     guard::check(payload)?;
-    let mut reader = StreamReader::try_new(payload, filter.projection.map(<[usize]>::to_vec))?;
+    // The projection, plus the columns the conditions test that it leaves out (dropped again
+    // once the rows are filtered).
+    let read: Option<Vec<usize>> = filter.projection.map(|p| {
+        let mut read = p.to_vec();
+        for term in filter.conditions().flatten() {
+            if !read.contains(&term.column) {
+                read.push(term.column);
+            }
+        }
+        read
+    });
+    let mut reader = StreamReader::try_new(payload, read.clone())?;
     let stored = reader.next().ok_or(ChunkError::BatchCount { count: 0 })??;
     if reader.next().is_some() {
         return Err(ChunkError::BatchCount { count: 2 });
@@ -283,6 +328,10 @@ fn read_v1(
         Some(_) => return Err(ChunkError::Inconsistent),
         None => stored,
     };
-    let stored = dictionary::keep_equal(stored, filter)?;
+    let stored = dictionary::keep_matching(stored, read.as_deref(), filter)?;
+    let stored = match filter.projection {
+        Some(p) if p.len() < stored.num_columns() => stored.project(&(0..p.len()).collect::<Vec<_>>())?,
+        _ => stored,
+    };
     dictionary::from_storage(&stored)
 }

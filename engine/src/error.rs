@@ -77,6 +77,14 @@ pub enum Error {
 /// Errors encoding or decoding one chunk value ([`crate::encode_chunk`], [`crate::decode_chunk`]).
 #[derive(Debug, Error)]
 pub enum ChunkError {
+    /// A row condition of a [`crate::ChunkFilter`] names a column it cannot test.
+    #[error("cannot filter on column {column}: {reason}")]
+    FilterColumn {
+        /// The column's index in the table's schema.
+        column: usize,
+        /// Why.
+        reason: &'static str,
+    },
     /// The value is shorter than the header that every chunk starts with.
     #[error("{len} bytes is shorter than the chunk header")]
     TooShort {

@@ -34,7 +34,7 @@ mod store;
 mod time;
 
 pub use chunk::{
-    ChunkFilter, EncodedSlot, TextEquals, decode_chunk, decode_chunk_columns, decode_slot, encode_chunk,
+    ChunkFilter, EncodedSlot, TextAny, TextEquals, decode_chunk, decode_chunk_columns, decode_slot, encode_chunk,
     encode_slot, encode_slots,
 };
 pub use config::StoreConfig;

@@ -367,9 +367,9 @@ impl<T: TableKind> Pipeline<T> {
     }
 
     /// Like [`Self::scan`], with only the columns `filter.projection` lists (indices into
-    /// [`TableKind::schema`], in that order), and without some of the rows that fail
-    /// `filter.text_equals`: sealed chunks drop them while decoding, open slots keep them
-    /// (the filter is a hint; see [`ChunkFilter`]).
+    /// [`TableKind::schema`], in that order), and only the rows that satisfy `filter`'s
+    /// conditions (exactly; see [`ChunkFilter`]): sealed chunks test them while decoding,
+    /// the open slots' rows are filtered here.
     pub fn scan_columns(
         &self,
         from: TimestampMs,
@@ -379,15 +379,18 @@ impl<T: TableKind> Pipeline<T> {
         let _handover = self.handover.read();
         let mut out = self.store.scan_columns(T::NAME, from, to, filter)?;
         let in_range = |slot: &TimestampMs| *slot >= from && *slot < to;
-        let project = |batch: RecordBatch| match filter.projection {
-            Some(p) => batch.project(p),
-            None => Ok(batch),
+        let filtered = |slot: TimestampMs, batch: RecordBatch| {
+            filter.apply(&batch).map_err(|source| tarsmon_engine::Error::Chunk {
+                table: T::NAME.to_owned(),
+                slot,
+                source,
+            })
         };
         for (slot, rows) in self.unwritten.lock().iter().filter(|(s, _)| in_range(s)) {
-            out.push(project(T::to_batch(*slot, rows.iter()))?);
+            out.push(filtered(*slot, T::to_batch(*slot, rows.iter()))?);
         }
         for (slot, rows) in self.buckets.snapshot().iter().filter(|(s, _)| in_range(s)) {
-            out.push(project(T::to_batch(*slot, rows.iter()))?);
+            out.push(filtered(*slot, T::to_batch(*slot, rows.iter()))?);
         }
         Ok(out)
     }

@@ -37,6 +37,11 @@ pub trait TableKind: Send + Sync + 'static {
     /// (`notify`'s retention).
     const COMPACT: bool = false;
 
+    /// Whether every row's `time` is the start of its slot (rows aggregated per slot), so
+    /// that the rows with `time` in a range are exactly those of the slots in it. Not for
+    /// tables that keep each report's own time (`notify`).
+    const TIME_IS_SLOT: bool = true;
+
     /// The Arrow schema of a sealed slot.
     fn schema() -> SchemaRef;
     /// Builds the batch of one slot's rows.
@@ -148,6 +153,8 @@ pub struct NotifyTable;
 
 impl TableKind for NotifyTable {
     const NAME: &'static str = "notify";
+    /// A notification keeps the time it was received, within its slot.
+    const TIME_IS_SLOT: bool = false;
     type Key = NotifyEntry;
     type Value = NotifyValue;
 

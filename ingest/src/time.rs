@@ -89,9 +89,9 @@ impl SlotWidth {
         self.0
     }
 
-    /// The start of the slot containing `t`.
+    /// The start of the slot containing `t` (`i64::MIN` for the first, partial slot).
     pub fn slot_of(self, t: TimestampMs) -> TimestampMs {
-        TimestampMs(t.0.div_euclid(self.0) * self.0)
+        TimestampMs(t.0.saturating_sub(t.0.rem_euclid(self.0)))
     }
 
     /// The start of the slot after the one starting at `slot`.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableType;
@@ -12,7 +12,7 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use tarsmon_engine::{ChunkFilter, TextEquals};
+use tarsmon_engine::{ChunkFilter, TextAny, TextEquals};
 use tarsmon_ingest::time::TimestampMs;
 
 use crate::source::TableSource;
@@ -21,9 +21,12 @@ use crate::source::TableSource;
 pub const TIME_COLUMN: &str = "time";
 
 /// Exposes a [`TableSource`] to SQL. Filters on `time` (comparisons with timestamp literals,
-/// `BETWEEN`) narrow the slots read; filters `text_column = 'literal'` (or `LIKE` a literal
-/// without wildcards) drop rows while chunks are decoded, before their strings are built; only
-/// the columns the query uses are decoded. DataFusion still applies every filter to the rows.
+/// `BETWEEN`) narrow the slots read; text conditions (`column = 'literal'`, `LIKE` a literal
+/// without wildcards, `IN` a list of literals, and `OR`s of those) are tested on each chunk's
+/// dictionaries while it is decoded, before any string of a row is built; only the columns the
+/// query uses are decoded. Both are exact, so DataFusion does not filter the rows again (a
+/// time comparison is exact when it compares `time` itself with a whole-millisecond literal
+/// and the table's `time` is its slot's start; otherwise DataFusion re-checks it).
 #[derive(Debug)]
 pub struct SlotTableProvider {
     source: Arc<dyn TableSource>,
@@ -51,25 +54,36 @@ impl TimeRange {
     }
 }
 
+/// A timestamp literal's value in milliseconds, if it is a whole number of them (a finer one
+/// would need rounding, which depends on the comparison: such filters are left to DataFusion).
 fn timestamp_ms(v: &ScalarValue) -> Option<i64> {
+    let whole = |x: i64, per_ms: i64| (x % per_ms == 0).then_some(x / per_ms);
     match v {
         ScalarValue::TimestampMillisecond(Some(x), _) => Some(*x),
         ScalarValue::TimestampSecond(Some(x), _) => x.checked_mul(1000),
-        ScalarValue::TimestampMicrosecond(Some(x), _) => Some(x.div_euclid(1000)),
-        ScalarValue::TimestampNanosecond(Some(x), _) => Some(x.div_euclid(1_000_000)),
+        ScalarValue::TimestampMicrosecond(Some(x), _) => whole(*x, 1000),
+        ScalarValue::TimestampNanosecond(Some(x), _) => whole(*x, 1_000_000),
         _ => None,
     }
 }
 
+/// Whether `e` is the `time` column, possibly cast to a timestamp type of the same or a
+/// finer unit or another time zone: casts that keep every value (a coarser unit would
+/// truncate).
 fn is_time_column(e: &Expr) -> bool {
     match e {
         Expr::Column(c) => c.name == TIME_COLUMN,
-        Expr::Cast(c) => is_time_column(&c.expr),
-        Expr::TryCast(c) => is_time_column(&c.expr),
+        Expr::Cast(c) => {
+            matches!(
+                c.field.data_type(),
+                DataType::Timestamp(TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond, _)
+            ) && is_time_column(&c.expr)
+        }
         _ => false,
     }
 }
 
+/// A timestamp literal in whole milliseconds.
 fn literal_ms(e: &Expr) -> Option<i64> {
     match e {
         Expr::Literal(v, _) => timestamp_ms(v),
@@ -78,17 +92,12 @@ fn literal_ms(e: &Expr) -> Option<i64> {
     }
 }
 
-/// The range of `time` a filter allows, if it is a comparison of `time` with a literal.
+/// The range of `time` a filter allows, if it is a comparison of `time` with a literal or an
+/// `AND` of such comparisons.
 pub(crate) fn time_range(filter: &Expr) -> Option<TimeRange> {
     match filter {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => time_range(left)?.intersect_some(right),
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-            if *op == Operator::And {
-                return match (time_range(left), time_range(right)) {
-                    (Some(a), Some(b)) => Some(a.intersect(b)),
-                    (Some(a), None) | (None, Some(a)) => Some(a),
-                    (None, None) => None,
-                };
-            }
             let (op, v) = if is_time_column(left) {
                 (*op, literal_ms(right)?)
             } else if is_time_column(right) {
@@ -96,11 +105,10 @@ pub(crate) fn time_range(filter: &Expr) -> Option<TimeRange> {
             } else {
                 return None;
             };
-            // Bounds at millisecond precision, rounded outward: pruning may read a little more
-            // than needed, never less.
             Some(match op {
                 Operator::Eq => TimeRange { from: v, to: v.saturating_add(1) },
-                Operator::Gt | Operator::GtEq => TimeRange { from: v, to: i64::MAX },
+                Operator::Gt => TimeRange { from: v.saturating_add(1), to: i64::MAX },
+                Operator::GtEq => TimeRange { from: v, to: i64::MAX },
                 Operator::Lt => TimeRange { from: i64::MIN, to: v },
                 Operator::LtEq => TimeRange { from: i64::MIN, to: v.saturating_add(1) },
                 _ => return None,
@@ -113,10 +121,24 @@ pub(crate) fn time_range(filter: &Expr) -> Option<TimeRange> {
     }
 }
 
-/// `column = 'text'`, `'text' = column` or `column LIKE 'text'` (no wildcard or escape in
-/// the pattern, case-sensitive) on a `Utf8` column of `schema`: the column's index and the
-/// text.
-pub(crate) fn text_equals(filter: &Expr, schema: &Schema) -> Option<TextEquals> {
+impl TimeRange {
+    /// `self` narrowed by `other`, if `other` is a time range too.
+    fn intersect_some(self, other: &Expr) -> Option<TimeRange> {
+        Some(self.intersect(time_range(other)?))
+    }
+}
+
+/// A text condition on `Utf8` columns of `schema`, as the terms of which one must hold:
+/// `column = 'text'` (either way round), `column LIKE 'text'` (no wildcard or escape in the
+/// pattern, case-sensitive), `column IN ('a', 'b')`, and `OR`s of those.
+pub(crate) fn text_condition(filter: &Expr, schema: &Schema) -> Option<TextAny> {
+    let mut terms = Vec::new();
+    text_terms(filter, schema, &mut terms)?;
+    Some(TextAny(terms))
+}
+
+/// Adds the terms of `filter` (see [`text_condition`]) to `terms`; `None` if it is not one.
+fn text_terms(filter: &Expr, schema: &Schema, terms: &mut Vec<TextEquals>) -> Option<()> {
     let text_column = |e: &Expr| match e {
         Expr::Column(c) => {
             let i = schema.index_of(&c.name).ok()?;
@@ -131,24 +153,35 @@ pub(crate) fn text_equals(filter: &Expr, schema: &Schema) -> Option<TextEquals> 
         ) => Some(v.clone()),
         _ => None,
     };
-    let (column, value) = match filter {
+    match filter {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::Or, right }) => {
+            text_terms(left, schema, terms)?;
+            text_terms(right, schema, terms)?;
+        }
         Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) => {
-            match (text_column(left), text_column(right)) {
+            let (column, value) = match (text_column(left), text_column(right)) {
                 (Some(c), None) => (c, text(right)?),
                 (None, Some(c)) => (c, text(left)?),
                 _ => return None,
-            }
+            };
+            terms.push(TextEquals { column, value });
         }
         Expr::Like(like) if !like.negated && !like.case_insensitive && like.escape_char.is_none() => {
             let value = text(&like.pattern)?;
             if value.contains(['%', '_', '\\']) {
                 return None;
             }
-            (text_column(&like.expr)?, value)
+            terms.push(TextEquals { column: text_column(&like.expr)?, value });
+        }
+        Expr::InList(list) if !list.negated => {
+            let column = text_column(&list.expr)?;
+            for v in &list.list {
+                terms.push(TextEquals { column, value: text(v)? });
+            }
         }
         _ => return None,
-    };
-    Some(TextEquals { column, value })
+    }
+    Some(())
 }
 
 #[async_trait]
@@ -163,13 +196,21 @@ impl TableProvider for SlotTableProvider {
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
         let schema = self.schema();
+        let exact_time = self.source.time_is_slot();
         Ok(filters
             .iter()
             .map(|f| {
-                if time_range(f).is_some() || text_equals(f, &schema).is_some() {
-                    // Slots and chunks are pruned, not every row: DataFusion must still apply
-                    // the filter.
-                    TableProviderFilterPushDown::Inexact
+                if text_condition(f, &schema).is_some() {
+                    // Tested exactly while decoding (and on the open slot's rows).
+                    TableProviderFilterPushDown::Exact
+                } else if time_range(f).is_some() {
+                    // Rows carry their slot's start as `time`: reading exactly the slots in
+                    // range is reading exactly the rows in range.
+                    if exact_time {
+                        TableProviderFilterPushDown::Exact
+                    } else {
+                        TableProviderFilterPushDown::Inexact
+                    }
                 } else {
                     TableProviderFilterPushDown::Unsupported
                 }
@@ -184,12 +225,15 @@ impl TableProvider for SlotTableProvider {
         filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = self.schema();
+        // Every filter given is either a time range or a text condition (or neither, when
+        // DataFusion passes an unsupported one along: then it also applies it itself).
         let range = filters.iter().filter_map(time_range).fold(TimeRange::ALL, TimeRange::intersect);
-        let text: Vec<TextEquals> = filters.iter().filter_map(|f| text_equals(f, &self.schema())).collect();
+        let text: Vec<TextAny> = filters.iter().filter_map(|f| text_condition(f, &schema)).collect();
         let source = self.source.clone();
         let schema = match projection {
-            Some(p) => Arc::new(self.schema().project(p)?),
-            None => self.schema(),
+            Some(p) => Arc::new(schema.project(p)?),
+            None => schema,
         };
         // Only the columns the query uses are decoded.
         let columns = projection.cloned();
@@ -198,7 +242,7 @@ impl TableProvider for SlotTableProvider {
             if range.from >= range.to {
                 return Ok(Vec::new());
             }
-            let filter = ChunkFilter { projection: columns.as_deref(), text_equals: &text };
+            let filter = ChunkFilter { projection: columns.as_deref(), text_equals: &[], text_any: &text };
             source.scan(TimestampMs(range.from), TimestampMs(range.to), filter)
         })
         .await

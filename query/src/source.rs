@@ -14,10 +14,13 @@ pub trait TableSource: Send + Sync + std::fmt::Debug + 'static {
     fn schema(&self) -> SchemaRef;
     /// Every row with `time` in `[from, to)`, sealed and open alike, each exactly once, with
     /// only the columns `filter.projection` lists (indices into [`Self::schema`], in that
-    /// order) or all of them, and without some or all of the rows that fail
-    /// `filter.text_equals` (a hint: the caller applies its conditions again). Blocking (it
-    /// reads the store).
+    /// order) or all of them, and only the rows that satisfy `filter`'s conditions (exactly).
+    /// Unless [`Self::time_is_slot`], rows with `time` outside `[from, to)` may come too.
+    /// Blocking (it reads the store).
     fn scan(&self, from: TimestampMs, to: TimestampMs, filter: ChunkFilter<'_>) -> Result<Vec<RecordBatch>>;
+    /// Whether [`Self::scan`] returns exactly the rows with `time` in `[from, to)` (each row's
+    /// `time` is its slot's start).
+    fn time_is_slot(&self) -> bool;
     /// The start of the first slot not yet sealed (data before it is final).
     fn open_from(&self) -> TimestampMs;
 }
@@ -28,7 +31,14 @@ impl<T: TableKind> TableSource for Pipeline<T> {
     }
 
     fn scan(&self, from: TimestampMs, to: TimestampMs, filter: ChunkFilter<'_>) -> Result<Vec<RecordBatch>> {
+        // A row whose time is not its slot's start may lie after `from` in the slot that
+        // holds `from`.
+        let from = if T::TIME_IS_SLOT { from } else { self.config().slot.slot_of(from) };
         Ok(Pipeline::scan_columns(self, from, to, filter)?)
+    }
+
+    fn time_is_slot(&self) -> bool {
+        T::TIME_IS_SLOT
     }
 
     fn open_from(&self) -> TimestampMs {

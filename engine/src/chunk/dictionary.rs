@@ -45,36 +45,62 @@ pub(super) fn to_storage(batch: &RecordBatch) -> Result<RecordBatch, ChunkError>
     rebuild(Schema::new_with_metadata(fields, schema.metadata().clone()), columns, batch.num_rows())
 }
 
-/// The reader's row filter: keeps the rows of `stored` (a decoded batch in storage form,
-/// projected as `filter.projection` says) that satisfy `filter.text_equals`, comparing each
-/// condition's value with the few dictionary entries and then the rows' integer keys, so the
-/// strings of the rows dropped are never materialized. Conditions on columns that are not in
-/// the batch or not dictionary-encoded are skipped (see [`ChunkFilter`]).
-pub(super) fn keep_equal(stored: RecordBatch, filter: ChunkFilter<'_>) -> Result<RecordBatch, ChunkError> {
+/// The reader's row filter: keeps the rows of `batch` that satisfy every condition of
+/// `filter` (see [`ChunkFilter`]). `columns` lists the table columns `batch` holds, in order
+/// (`None`: all of them). A dictionary-encoded column is tested on its few dictionary entries
+/// and then on the rows' integer keys, so the strings of dropped rows are never built; a plain
+/// `Utf8` column (the open slot's rows) value by value.
+pub(super) fn keep_matching(
+    batch: RecordBatch,
+    columns: Option<&[usize]>,
+    filter: ChunkFilter<'_>,
+) -> Result<RecordBatch, ChunkError> {
     let mut mask: Option<Vec<bool>> = None;
-    for cond in filter.text_equals {
-        let position = match filter.projection {
-            Some(p) => p.iter().position(|&c| c == cond.column),
-            None => Some(cond.column),
-        };
-        let Some(column) = position.and_then(|i| stored.columns().get(i)) else { continue };
-        let Some(dict) = column.as_dictionary_opt::<Int32Type>() else { continue };
-        let Some(values) = dict.values().as_string_opt::<i32>() else { continue };
-        let wanted: Vec<i32> = (0..values.len())
-            .filter(|&i| values.is_valid(i) && values.value(i) == cond.value)
-            .filter_map(|i| i32::try_from(i).ok())
-            .collect();
-        let keys = dict.keys();
-        let m = mask.get_or_insert_with(|| vec![true; stored.num_rows()]);
-        for (row, keep) in m.iter_mut().enumerate() {
-            *keep = *keep && keys.is_valid(row) && wanted.contains(&keys.value(row));
+    for terms in filter.conditions() {
+        let mut holds = vec![false; batch.num_rows()];
+        for term in terms {
+            let position = match columns {
+                Some(c) => c.iter().position(|&x| x == term.column),
+                None => Some(term.column),
+            };
+            let column = position
+                .and_then(|i| batch.columns().get(i))
+                .ok_or(ChunkError::FilterColumn { column: term.column, reason: "no such column" })?;
+            mark_equal(column, &term.value, &mut holds)
+                .ok_or(ChunkError::FilterColumn { column: term.column, reason: "not a text column" })?;
+        }
+        match &mut mask {
+            None => mask = Some(holds),
+            Some(m) => m.iter_mut().zip(holds).for_each(|(keep, holds)| *keep &= holds),
         }
     }
     match mask {
-        None => Ok(stored),
-        Some(m) if m.iter().all(|&k| k) => Ok(stored),
-        Some(m) => Ok(filter_record_batch(&stored, &BooleanArray::from(m))?),
+        None => Ok(batch),
+        Some(m) if m.iter().all(|&k| k) => Ok(batch),
+        Some(m) => Ok(filter_record_batch(&batch, &BooleanArray::from(m))?),
     }
+}
+
+/// Sets `holds[row]` for every row of `column` equal to `value` (a null equals nothing).
+/// `None` if `column` is not text.
+fn mark_equal(column: &ArrayRef, value: &str, holds: &mut [bool]) -> Option<()> {
+    if let Some(dict) = column.as_dictionary_opt::<Int32Type>() {
+        let values = dict.values().as_string_opt::<i32>()?;
+        // Per dictionary entry, whether it is the value.
+        let wanted: Vec<bool> = (0..values.len()).map(|i| values.is_valid(i) && values.value(i) == value).collect();
+        if wanted.contains(&true) {
+            for (h, key) in holds.iter_mut().zip(dict.keys()) {
+                let is = key.and_then(|k| usize::try_from(k).ok()).and_then(|k| wanted.get(k));
+                *h |= is.copied().unwrap_or(false);
+            }
+        }
+        return Some(());
+    }
+    let strings = column.as_string_opt::<i32>()?;
+    for (h, s) in holds.iter_mut().zip(strings) {
+        *h |= s == Some(value);
+    }
+    Some(())
 }
 
 /// The reader: undoes [`to_storage`], giving back the caller's schema and column types.

@@ -405,15 +405,17 @@ impl Index {
     /// all of them, unless a condition is on the segment column, in which case only those
     /// whose values include the wanted one; in version 3, only those with rows in `range`.
     pub(crate) fn wanted(&self, filter: ChunkFilter<'_>, range: &Range<i64>) -> Vec<u32> {
-        let conditions: Vec<&str> = filter
-            .text_equals
-            .iter()
-            .filter(|c| Some(c.column) == self.segment_by)
-            .map(|c| c.value.as_str())
+        // The conditions that only test the segment column: a segment must hold one of the
+        // values each of them names.
+        let on_segment: Vec<Vec<&str>> = filter
+            .conditions()
+            .filter(|terms| terms.iter().all(|t| Some(t.column) == self.segment_by))
+            .map(|terms| terms.iter().map(|t| t.value.as_str()).collect())
             .collect();
+        let holds_one = |e: &Entry, values: &[&str]| e.values.iter().any(|v| v.as_deref().is_some_and(|v| values.contains(&v)));
         (0..self.segment_count())
             .zip(&self.entries)
-            .filter(|(_, e)| conditions.iter().all(|&c| e.values.iter().any(|v| v.as_deref() == Some(c))))
+            .filter(|(_, e)| on_segment.iter().all(|values| holds_one(e, values)))
             .filter(|(_, e)| self.slots.is_empty() || !self.rows_in(e, range).is_empty())
             .map(|(i, _)| i)
             .collect()

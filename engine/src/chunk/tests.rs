@@ -105,13 +105,13 @@ proptest! {
         let n = batch.num_columns();
         let projection: Vec<usize> = if n == 0 { Vec::new() } else { pick.iter().map(|i| i.index(n)).collect() };
         let want = batch.project(&projection).unwrap();
-        let filter = ChunkFilter { projection: Some(&projection), text_equals: &[] };
+        let filter = ChunkFilter { projection: Some(&projection), text_equals: &[], text_any: &[] };
         prop_assert_eq!(decode_chunk_columns(&bytes, filter).unwrap(), want);
         prop_assert_eq!(decode_chunk_columns(&bytes, ChunkFilter::default()).unwrap(), batch);
     }
 
-    /// A text condition keeps exactly the rows holding the value (its column decoded), and
-    /// is ignored on a column that is not decoded or not text.
+    /// A text condition keeps exactly the rows holding the value, whether or not its column
+    /// is among those decoded; `ChunkFilter::apply` on the plain batch agrees.
     #[test]
     fn text_conditions_keep_exactly_the_matching_rows(batch in batch(), row in any::<prop::sample::Index>()) {
         let bytes = encode_chunk(&batch).unwrap();
@@ -124,12 +124,50 @@ proptest! {
             (0..batch.num_rows()).map(|i| Some(strings.is_valid(i) && strings.value(i) == value)).collect();
         let want = arrow::compute::filter_record_batch(&batch, &keep).unwrap();
         let cond = [TextEquals { column, value }];
-        let filtered = decode_chunk_columns(&bytes, ChunkFilter { projection: None, text_equals: &cond }).unwrap();
-        prop_assert_eq!(filtered, want);
+        let filter = ChunkFilter { projection: None, text_equals: &cond, text_any: &[] };
+        prop_assert_eq!(decode_chunk_columns(&bytes, filter).unwrap(), want.clone());
+        prop_assert_eq!(filter.apply(&batch).unwrap(), want.clone());
         let others: Vec<usize> = (0..batch.num_columns()).filter(|&i| i != column).collect();
-        let want = batch.project(&others).unwrap();
-        let filter = ChunkFilter { projection: Some(&others), text_equals: &cond };
-        prop_assert_eq!(decode_chunk_columns(&bytes, filter).unwrap(), want);
+        let want = want.project(&others).unwrap();
+        let filter = ChunkFilter { projection: Some(&others), text_equals: &cond, text_any: &[] };
+        prop_assert_eq!(decode_chunk_columns(&bytes, filter).unwrap(), want.clone());
+        prop_assert_eq!(filter.apply(&batch).unwrap(), want);
+    }
+
+    /// A condition of several terms (`a = x OR b IN (y, z)`) keeps exactly the rows where one
+    /// of them holds; no terms keeps no row.
+    #[test]
+    fn any_of_several_terms_keeps_exactly_the_rows_where_one_holds(
+        batch in batch(),
+        picks in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..4),
+        project: bool,
+    ) {
+        let bytes = encode_chunk(&batch).unwrap();
+        let text: Vec<usize> =
+            (0..batch.num_columns()).filter(|&i| batch.column(i).data_type() == &DataType::Utf8).collect();
+        if text.is_empty() || batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let strings = |c: usize| batch.column(c).as_any().downcast_ref::<StringArray>().unwrap().clone();
+        let terms: Vec<TextEquals> = picks
+            .iter()
+            .map(|(c, r)| {
+                let column = text[c.index(text.len())];
+                let s = strings(column);
+                let at = r.index(batch.num_rows());
+                let value = if s.is_null(at) { "no such value".to_owned() } else { s.value(at).to_owned() };
+                TextEquals { column, value }
+            })
+            .collect();
+        let keep: arrow::array::BooleanArray = (0..batch.num_rows())
+            .map(|i| Some(terms.iter().any(|t| { let s = strings(t.column); s.is_valid(i) && s.value(i) == t.value })))
+            .collect();
+        let projection: Vec<usize> = if project { vec![0] } else { (0..batch.num_columns()).collect() };
+        let want = arrow::compute::filter_record_batch(&batch, &keep).unwrap().project(&projection).unwrap();
+        let any = [super::TextAny(terms)];
+        let filter = ChunkFilter { projection: Some(&projection), text_equals: &[], text_any: &any };
+        prop_assert_eq!(decode_chunk_columns(&bytes, filter).unwrap(), want.clone());
+        prop_assert_eq!(filter.apply(&batch).unwrap(), want);
     }
 
     #[test]
@@ -352,7 +390,7 @@ proptest! {
         let cond = [TextEquals { column, value: value.clone() }];
         let projection: Vec<usize> = if project { vec![column] } else { (0..batch.num_columns()).collect() };
         let want = arrow::compute::filter_record_batch(&batch, &keep).unwrap().project(&projection).unwrap();
-        let filter = ChunkFilter { projection: Some(&projection), text_equals: &cond };
+        let filter = ChunkFilter { projection: Some(&projection), text_equals: &cond, text_any: &[] };
         let got = decode_slot(&slot, filter).unwrap();
         prop_assert_eq!(got.schema(), want.schema());
         prop_assert_eq!(sorted_rows(&got), sorted_rows(&want));
@@ -414,7 +452,7 @@ fn a_filtered_read_touches_only_its_segment() {
     let slot = super::encode_slot(&batch, Some(0)).unwrap();
     assert_eq!(slot.segments.len(), 3);
     let cond = [TextEquals { column: 0, value: "App.Server1".to_owned() }];
-    let filter = ChunkFilter { projection: Some(&[1]), text_equals: &cond };
+    let filter = ChunkFilter { projection: Some(&[1]), text_equals: &cond, text_any: &[] };
     let Stored::Segmented(index) = open_stored(&slot.index).unwrap() else { unreachable!() };
     assert_eq!(index.wanted(filter, &(i64::MIN..i64::MAX)), vec![1]);
     let got = decode_slot(&slot, filter).unwrap();
@@ -424,7 +462,7 @@ fn a_filtered_read_touches_only_its_segment() {
 
     // No callee of that name: no segment read, an empty batch of the asked-for columns.
     let cond = [TextEquals { column: 0, value: "Nobody".to_owned() }];
-    let filter = ChunkFilter { projection: Some(&[1]), text_equals: &cond };
+    let filter = ChunkFilter { projection: Some(&[1]), text_equals: &cond, text_any: &[] };
     assert!(index.wanted(filter, &(i64::MIN..i64::MAX)).is_empty());
     let empty = decode_slot(&slot, filter).unwrap();
     assert_eq!(empty.num_rows(), 0);

@@ -345,7 +345,7 @@ fn a_filtered_scan_reads_only_the_segments_of_its_value() {
     let only = |name: &str| [crate::TextEquals { column: 1, value: name.to_owned() }];
 
     let cond = only("App.Server0");
-    let filter = crate::ChunkFilter { projection: None, text_equals: &cond };
+    let filter = crate::ChunkFilter { projection: None, text_equals: &cond, text_any: &[] };
     let want: Vec<i64> = (0..900).filter(|i| i % 3 == 0).collect();
     assert_eq!(ids(&store.scan_columns("stat", range.0, range.1, filter).unwrap()), want);
     assert_eq!(ids(&store.scan("stat", range.0, range.1).unwrap()).len(), 900);
@@ -360,7 +360,7 @@ fn a_filtered_scan_reads_only_the_segments_of_its_value() {
     // A segment that the index lists but the store lacks is an error, not fewer rows.
     store.db.delete(key::segment_key("stat", t, 0, 1)).unwrap();
     let cond = only("App.Server1");
-    let filter = crate::ChunkFilter { projection: None, text_equals: &cond };
+    let filter = crate::ChunkFilter { projection: None, text_equals: &cond, text_any: &[] };
     let err = store.scan_columns("stat", range.0, range.1, filter).unwrap_err();
     assert!(matches!(err, Error::Chunk { source: ChunkError::MissingSegment { segment: 1 }, .. }), "{err:?}");
 
@@ -454,7 +454,7 @@ fn a_compacted_hour_answers_every_read_as_its_slots_did() {
 
     // A filtered scan reads only its callee's segment: garbage in another is never seen.
     let cond = [crate::TextEquals { column: 1, value: "App.Server0".to_owned() }];
-    let filter = crate::ChunkFilter { projection: None, text_equals: &cond };
+    let filter = crate::ChunkFilter { projection: None, text_equals: &cond, text_any: &[] };
     let want: Vec<i64> = before[..60].concat().into_iter().filter(|id| id % 1000 % 3 == 0).collect();
     store.db.put(key::segment_key("stat", hour, 0, 2), b"garbage").unwrap();
     assert_eq!(sorted_ids(&store.scan_columns("stat", hour, at(60), filter).unwrap()), want);
