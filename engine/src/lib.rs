@@ -34,8 +34,8 @@ mod store;
 mod time;
 
 pub use chunk::{
-    ChunkFilter, EncodedSlot, TextAny, TextEquals, decode_chunk, decode_chunk_columns, decode_slot, encode_chunk,
-    encode_slot, encode_slots,
+    ChunkFilter, EncodedSlot, TextAny, TextEquals, decode_chunk, decode_chunk_columns, decode_slot,
+    encode_chunk, encode_slot, encode_slots,
 };
 pub use config::StoreConfig;
 pub use error::{ChunkError, Error, Result};

@@ -109,7 +109,9 @@ fn version_2_slot_still_decodes() {
     assert_eq!(batch.schema(), expected().schema());
     assert_eq!(batch, expected());
     let cond = [TextEquals { column: V2_SEGMENT_BY, value: "TestApp.HelloServer".to_owned() }];
-    let one = decode_slot(&index, &parts, ChunkFilter { projection: None, text_equals: &cond, text_any: &[] }).unwrap();
+    let one =
+        decode_slot(&index, &parts, ChunkFilter { projection: None, text_equals: &cond, text_any: &[] })
+            .unwrap();
     assert_eq!(one, expected().slice(2, 1));
     assert!(matches!(
         decode_slot(&index, &[], ChunkFilter::default()),
@@ -148,7 +150,9 @@ fn version_3_compacted_chunk_still_decodes() {
     let batch = decode_slot(&index, &parts, ChunkFilter::default()).unwrap();
     assert_eq!(batch, expected());
     let cond = [TextEquals { column: V2_SEGMENT_BY, value: "TestApp.HelloServer".to_owned() }];
-    let one = decode_slot(&index, &parts, ChunkFilter { projection: None, text_equals: &cond, text_any: &[] }).unwrap();
+    let one =
+        decode_slot(&index, &parts, ChunkFilter { projection: None, text_equals: &cond, text_any: &[] })
+            .unwrap();
     assert_eq!(one, expected().slice(2, 1));
 }
 

@@ -96,7 +96,9 @@ fn literal_ms(e: &Expr) -> Option<i64> {
 /// `AND` of such comparisons.
 pub(crate) fn time_range(filter: &Expr) -> Option<TimeRange> {
     match filter {
-        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => time_range(left)?.intersect_some(right),
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+            time_range(left)?.intersect_some(right)
+        }
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
             let (op, v) = if is_time_column(left) {
                 (*op, literal_ms(right)?)

@@ -137,6 +137,30 @@ async fn labels_views_and_monitor_ranges() {
     assert!(w.engine.monitor_stat(&quoted).await.unwrap().result.is_empty());
     // lastTime: the interval [09:55, 10:00) is sealed and complete.
     assert_eq!(all.last_time, "20240115 0960");
+    // TarsWeb's filters are all exact at the scan: DataFusion does not filter rows again.
+    let explain = w
+        .engine
+        .sql(&format!(
+            "EXPLAIN SELECT sum(succ_count) FROM stat WHERE time >= to_timestamp_millis({DAY_START}) \
+             AND slave_name LIKE 'App.S' AND (source = 'client' OR master_name IN ('tup_client'))"
+        ))
+        .await
+        .unwrap();
+    let text: String = explain
+        .batches
+        .iter()
+        .flat_map(|b| (0..b.num_rows()).map(move |i| b.column(1).as_string::<i32>().value(i).to_owned()))
+        .collect();
+    assert!(!text.contains("FilterExec"), "{text}");
+    // Not so for a condition the scan cannot test.
+    let explain =
+        w.engine.sql("EXPLAIN SELECT sum(succ_count) FROM stat WHERE slave_name LIKE 'App.%'").await.unwrap();
+    let text: String = explain
+        .batches
+        .iter()
+        .flat_map(|b| (0..b.num_rows()).map(move |i| b.column(1).as_string::<i32>().value(i).to_owned()))
+        .collect();
+    assert!(text.contains("FilterExec"), "{text}");
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +188,7 @@ proptest! {
             let w = world(DAY_START + 3_600_000).await;
             let mut by_key: BTreeMap<String, i64> = BTreeMap::new();
             let mut by_flag: BTreeMap<String, i64> = BTreeMap::new();
+            let mut by_slot: BTreeMap<i64, i64> = BTreeMap::new();
             let offset: UtcOffset = "+08:00".parse().unwrap();
             for s in steps {
                 match s {
@@ -174,6 +199,7 @@ proptest! {
                         *by_key.entry(format!("{}|{m}|{f}", source_str(server))).or_default() += n;
                         let label = tarsmon_ingest::time::TarsLabel::of(w.clock.now(), offset);
                         *by_flag.entry(label.tflag_str().to_owned()).or_default() += n;
+                        *by_slot.entry(w.pipeline.current_slot().0).or_default() += n;
                     }
                     Step::Advance(ms) => w.clock.advance(Duration::from_millis(ms)),
                     Step::Persist => w.pipeline.persist().unwrap(),
@@ -196,6 +222,39 @@ proptest! {
                     by_key.iter().filter(|(k, _)| k.contains(wanted)).map(|(k, v)| (k.clone(), *v)).collect();
                 assert_eq!(int_rows(&w.engine, &sql).await, want, "{cond}");
             }
+            // IN lists and ORs of text conditions are tested exactly while decoding too.
+            let any_of = |parts: &[&str]| -> BTreeMap<String, i64> {
+                by_key.iter().filter(|(k, _)| parts.iter().any(|p| k.contains(p))).map(|(k, v)| (k.clone(), *v)).collect()
+            };
+            for (cond, parts) in [
+                ("master_name IN ('App.M0', 'App.M2')", &["|App.M0|", "|App.M2|"][..]),
+                ("source = 'server' OR master_name = 'App.M1'", &["server|", "|App.M1|"][..]),
+                ("(master_name = 'App.M1' OR interface_name IN ('f0', 'f3')) AND source = 'client'", &[][..]),
+            ] {
+                let sql = format!("SELECT concat(source, '|', master_name, '|', interface_name), sum(succ_count) FROM stat WHERE {cond} GROUP BY 1");
+                let want = if parts.is_empty() {
+                    by_key.iter()
+                        .filter(|(k, _)| k.starts_with("client|") && (k.contains("|App.M1|") || k.ends_with("|f0") || k.ends_with("|f3")))
+                        .map(|(k, v)| (k.clone(), *v)).collect()
+                } else {
+                    any_of(parts)
+                };
+                assert_eq!(int_rows(&w.engine, &sql).await, want, "{cond}");
+            }
+            // Time ranges are exact (the table's rows carry their slot's start).
+            let mid = DAY_START + 3_600_000 + 120_000;
+            for (cond, keep) in [
+                (format!("time >= to_timestamp_millis({mid})"), &(|t: i64| t >= mid) as &dyn Fn(i64) -> bool),
+                (format!("time > to_timestamp_millis({mid})"), &|t: i64| t > mid),
+                (format!("time < to_timestamp_millis({mid})"), &|t: i64| t < mid),
+                (format!("time <= to_timestamp_millis({mid}) AND time > to_timestamp_millis({})", mid - 60_000), &|t: i64| t <= mid && t > mid - 60_000),
+                (format!("time BETWEEN to_timestamp_millis({}) AND to_timestamp_millis({mid})", mid - 60_000), &|t: i64| t >= mid - 60_000 && t <= mid),
+            ] {
+                let sql = format!("SELECT 'all', sum(succ_count) FROM stat WHERE {cond} HAVING count(*) > 0");
+                let total: i64 = by_slot.iter().filter(|(t, _)| keep(**t)).map(|(_, n)| n).sum();
+                let want: BTreeMap<String, i64> = if by_slot.keys().any(|t| keep(*t)) { BTreeMap::from([("all".to_owned(), total)]) } else { BTreeMap::new() };
+                assert_eq!(int_rows(&w.engine, &sql).await, want, "{cond}");
+            }
             let none = "SELECT 'x', count(*) FROM stat WHERE master_name = 'nobody' HAVING count(*) > 0";
             assert!(int_rows(&w.engine, none).await.is_empty());
         });
@@ -204,4 +263,62 @@ proptest! {
 
 fn source_str(server: bool) -> &'static str {
     if server { "server" } else { "client" }
+}
+
+/// Notifications keep their own time within the slot they were received in: a time filter
+/// that starts inside a slot still finds the later rows of that slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_time_filters_inside_a_slot() {
+    use tarsmon_ingest::NotifyTable;
+    use tarsmon_ingest::notify::{
+        NotifyEntry, NotifyKind, NotifyLevel, NotifyRecord, NotifyReport, NotifyValue,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let start = DAY_START + 3_600_000; // a slot start
+    let clock = Arc::new(ManualClock::new(TimestampMs(start)));
+    let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    let notify = Arc::new(
+        Pipeline::<NotifyTable>::open(store, clock.clone() as Arc<dyn Clock>, PipelineConfig::default())
+            .unwrap(),
+    );
+    let engine =
+        QueryEngine::start(QueryConfig::default(), vec![("notify", notify.clone() as Arc<dyn TableSource>)])
+            .await
+            .unwrap();
+    for secs in [10, 40, 50] {
+        let report = NotifyReport {
+            kind: NotifyKind::Report,
+            app: "App",
+            set: "",
+            container: "",
+            server: "S",
+            message: "m",
+            thread_id: "1",
+            level: NotifyLevel::Normal,
+            node_name: "n1",
+        };
+        let at = TimestampMs(start + secs * 1000);
+        notify.record(&NotifyEntry::new(NotifyRecord::from_report(&report, "10.0.0.1", at)), &NotifyValue);
+    }
+    let count = |sql: String| {
+        let engine = &engine;
+        async move {
+            let out = engine.sql(&sql).await.unwrap();
+            let b = &out.batches[0];
+            datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Int64)
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .value(0)
+        }
+    };
+    let from = start + 30_000;
+    let sql = |from: i64| format!("SELECT count(*) FROM notify WHERE time >= to_timestamp_millis({from})");
+    assert_eq!(count(sql(from)).await, 2, "open slot");
+    clock.advance(Duration::from_secs(120));
+    notify.persist().unwrap();
+    assert_eq!(count(sql(from)).await, 2, "sealed slot");
+    assert_eq!(
+        count(format!("SELECT count(*) FROM notify WHERE time < to_timestamp_millis({from})")).await,
+        1
+    );
 }

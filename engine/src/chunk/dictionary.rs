@@ -87,7 +87,8 @@ fn mark_equal(column: &ArrayRef, value: &str, holds: &mut [bool]) -> Option<()> 
     if let Some(dict) = column.as_dictionary_opt::<Int32Type>() {
         let values = dict.values().as_string_opt::<i32>()?;
         // Per dictionary entry, whether it is the value.
-        let wanted: Vec<bool> = (0..values.len()).map(|i| values.is_valid(i) && values.value(i) == value).collect();
+        let wanted: Vec<bool> =
+            (0..values.len()).map(|i| values.is_valid(i) && values.value(i) == value).collect();
         if wanted.contains(&true) {
             for (h, key) in holds.iter_mut().zip(dict.keys()) {
                 let is = key.and_then(|k| usize::try_from(k).ok()).and_then(|k| wanted.get(k));

@@ -412,7 +412,9 @@ impl Index {
             .filter(|terms| terms.iter().all(|t| Some(t.column) == self.segment_by))
             .map(|terms| terms.iter().map(|t| t.value.as_str()).collect())
             .collect();
-        let holds_one = |e: &Entry, values: &[&str]| e.values.iter().any(|v| v.as_deref().is_some_and(|v| values.contains(&v)));
+        let holds_one = |e: &Entry, values: &[&str]| {
+            e.values.iter().any(|v| v.as_deref().is_some_and(|v| values.contains(&v)))
+        };
         (0..self.segment_count())
             .zip(&self.entries)
             .filter(|(_, e)| on_segment.iter().all(|values| holds_one(e, values)))
