@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use tarsmon_ingest::time::{TARS_INTERVAL_MS, TarsLabel, TimestampMs};
 
 use crate::error::{Error, Result};
@@ -141,6 +141,9 @@ const STAT_INDEXES: &[&str] = &[
     "interv_3000",
 ];
 
+/// A day in milliseconds.
+const DAY_MS: i64 = 86_400_000;
+
 /// Callers that cannot report themselves; their calls are counted from the callee's report.
 const SERVER_ONLY_MASTERS: &[&str] = &["tup_client", "one_way_client", "not_tars_client"];
 
@@ -197,9 +200,22 @@ struct Plan {
     /// `... AS g0, ... AS g1` for the group fields.
     select: Vec<String>,
     /// The group expressions.
-    groups: Vec<&'static str>,
+    groups: Vec<String>,
+    /// What each group column holds.
+    shown: Vec<Shown>,
     /// The `WHERE` clause: time range and conditions.
     filter: String,
+}
+
+/// What a group column of the answer holds, and so how it becomes the key's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// The text itself.
+    Text,
+    /// A local 5-minute interval's number since the epoch: shown as its `f_tflag`.
+    Interval,
+    /// A local day's number since the epoch: shown as its `f_date` (`YYYYMMDD`).
+    Day,
 }
 
 impl QueryEngine {
@@ -224,16 +240,32 @@ impl QueryEngine {
                 .ok_or_else(|| Error::Invalid(format!("unknown field {name:?}")))
         };
         let (from, to) = self.time_range(req)?;
+        let offset_ms = i64::from(self.config().offset.seconds()) * 1000;
         let mut select = Vec::new();
         let mut groups = Vec::new();
+        let mut shown = Vec::new();
         for (i, g) in req.groupby.iter().enumerate() {
             let (expr, kind) = field(g)?;
-            let shown = match kind {
-                FieldKind::Date => format!("replace(CAST({expr} AS VARCHAR), '-', '')"),
-                _ => format!("CAST({expr} AS VARCHAR)"),
+            // The labels are grouped by as integers (the local interval's or day's number),
+            // and turned into text only for the few groups of the answer: far cheaper than a
+            // label string for every row.
+            let (value, group, as_text) = match g.as_str() {
+                "f_tflag" => {
+                    let bin = format!("(CAST(time AS BIGINT) + {offset_ms}) / {TARS_INTERVAL_MS}");
+                    (bin.clone(), bin, Shown::Interval)
+                }
+                "f_date" => {
+                    let bin = format!("(CAST(time AS BIGINT) + {offset_ms}) / {DAY_MS}");
+                    (bin.clone(), bin, Shown::Day)
+                }
+                _ if kind == FieldKind::Date => {
+                    (format!("replace(CAST({expr} AS VARCHAR), '-', '')"), expr.to_owned(), Shown::Text)
+                }
+                _ => (format!("CAST({expr} AS VARCHAR)"), expr.to_owned(), Shown::Text),
             };
-            select.push(format!("{shown} AS g{i}"));
-            groups.push(expr);
+            select.push(format!("{value} AS g{i}"));
+            groups.push(group);
+            shown.push(as_text);
         }
         let mut filter = format!("time >= to_timestamp_millis({from}) AND time < to_timestamp_millis({to})");
         for c in &req.conditions {
@@ -257,7 +289,7 @@ impl QueryEngine {
             };
             let _ = write!(filter, " AND {lhs} {} {value}", c.op.sql());
         }
-        Ok(Plan { select, groups, filter })
+        Ok(Plan { select, groups, shown, filter })
     }
 
     /// Answers a MonitorQuery on `stat` (`dataid = "tars_stat"`).
@@ -265,7 +297,7 @@ impl QueryEngine {
         if req.indexs.is_empty() {
             return Err(Error::Invalid("indexs must name at least one column".into()));
         }
-        let Plan { mut select, groups, mut filter } = self.plan(req, STAT_FIELDS)?;
+        let Plan { mut select, groups, shown, mut filter } = self.plan(req, STAT_FIELDS)?;
         for (i, idx) in req.indexs.iter().enumerate() {
             if !STAT_INDEXES.contains(&idx.as_str()) {
                 return Err(Error::Invalid(format!("unknown index {idx:?}")));
@@ -285,7 +317,7 @@ impl QueryEngine {
         let out = self.sql(&sql).await?;
         let mut result = BTreeMap::new();
         for batch in &out.batches {
-            let keys = group_keys(batch, req.groupby.len())?;
+            let keys = self.group_keys(batch, &shown)?;
             let values: Vec<_> = (0..req.indexs.len()).map(|i| batch.column(req.groupby.len() + i)).collect();
             for (row, key) in keys.into_iter().enumerate() {
                 // An aggregate without GROUP BY over no rows yields one row of NULLs: no data.
@@ -293,7 +325,15 @@ impl QueryEngine {
                     continue;
                 }
                 let vals: Vec<f64> = values.iter().map(|v| f64_at(v, row)).collect();
-                result.insert(key, vals);
+                // Sums: groups whose keys read alike add up (one day's intervals never do).
+                match result.entry(key) {
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(vals);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut e) => {
+                        e.get_mut().iter_mut().zip(vals).for_each(|(a, b)| *a += b);
+                    }
+                }
             }
         }
         Ok(MonitorResult { result, last_time: self.last_time("stat") })
@@ -315,7 +355,7 @@ impl QueryEngine {
                 req.indexs
             )));
         }
-        let Plan { mut select, mut groups, filter } = self.plan(req, PROPERTY_FIELDS)?;
+        let Plan { mut select, mut groups, shown, filter } = self.plan(req, PROPERTY_FIELDS)?;
         select.push("policy AS p".into());
         select.push(
             "CAST(CASE policy WHEN 'Max' THEN max(value) WHEN 'Min' THEN min(value) \
@@ -324,7 +364,7 @@ impl QueryEngine {
                 .into(),
         );
         select.push("tars_distr_merge(distr) AS d".into());
-        groups.push("policy");
+        groups.push("policy".into());
         let sql = format!(
             "SELECT {} FROM property WHERE {filter} GROUP BY {}",
             select.join(", "),
@@ -335,8 +375,10 @@ impl QueryEngine {
         let policy_at = req.groupby.iter().position(|g| g == "policy");
         // key → (policy, value, histogram) of each policy in the group.
         let mut groups: BTreeMap<String, Vec<(String, f64, Option<String>)>> = BTreeMap::new();
+        // Each group is one interval or day of one request day, so no two keys read alike:
+        // the policies' values are never merged here.
         for batch in &out.batches {
-            let keys = group_keys(batch, n)?;
+            let keys = self.group_keys(batch, &shown)?;
             let policy = batch.column(n).as_string::<i32>();
             let (value, distr) = (batch.column(n + 1), batch.column(n + 2).as_string::<i32>());
             for (row, key) in keys.into_iter().enumerate() {
@@ -384,24 +426,49 @@ impl QueryEngine {
     }
 }
 
-/// The group key of every row: the first `n` columns as text, joined by `,`.
-fn group_keys(batch: &RecordBatch, n: usize) -> Result<Vec<String>> {
-    let keys = (0..n)
-        .map(|i| cast(batch.column(i), &DataType::Utf8))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(datafusion::error::DataFusionError::from)?;
-    Ok((0..batch.num_rows())
-        .map(|row| {
-            let key: Vec<&str> = keys
-                .iter()
-                .map(|k| {
-                    let k = k.as_string::<i32>();
-                    if k.is_null(row) { "" } else { k.value(row) }
+impl QueryEngine {
+    /// The group key of every row: the first columns (one per `shown`) as text, joined by `,`.
+    fn group_keys(&self, batch: &RecordBatch, shown: &[Shown]) -> Result<Vec<String>> {
+        let offset = self.config().offset;
+        let offset_ms = i64::from(offset.seconds()) * 1000;
+        let columns: Vec<Vec<String>> = shown
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                let column = batch.column(i);
+                Ok(match kind {
+                    Shown::Text => {
+                        let text = cast(column, &DataType::Utf8)
+                            .map_err(datafusion::error::DataFusionError::from)?;
+                        let text = text.as_string::<i32>();
+                        (0..batch.num_rows())
+                            .map(|r| if text.is_null(r) { "" } else { text.value(r) }.to_owned())
+                            .collect()
+                    }
+                    Shown::Interval | Shown::Day => {
+                        let n = cast(column, &DataType::Int64)
+                            .map_err(datafusion::error::DataFusionError::from)?;
+                        let n = n.as_primitive::<Int64Type>();
+                        let width = if *kind == Shown::Interval { TARS_INTERVAL_MS } else { DAY_MS };
+                        (0..batch.num_rows())
+                            .map(|r| {
+                                let label =
+                                    TarsLabel::of(TimestampMs(n.value(r) * width - offset_ms), offset);
+                                if *kind == Shown::Interval {
+                                    label.tflag_str().to_owned()
+                                } else {
+                                    label.date_compact()
+                                }
+                            })
+                            .collect()
+                    }
                 })
-                .collect();
-            key.join(",")
-        })
-        .collect())
+            })
+            .collect::<Result<_>>()?;
+        Ok((0..batch.num_rows())
+            .map(|row| columns.iter().map(|c| c[row].as_str()).collect::<Vec<_>>().join(","))
+            .collect())
+    }
 }
 
 /// A `DOUBLE` cell, NULL as 0.
