@@ -59,9 +59,8 @@ pub struct BucketStats {
 type ShardCell<K, V> = Padded<Mutex<Shard<K, V>>>;
 
 /// Per-row overhead on top of the row itself and its key's heap bytes: the index entry at its
-/// usual fill (8 bytes and a control byte, about 60 % full) and the allocator's header of the
-/// key's heap block.
-const ROW_OVERHEAD: usize = 32;
+/// usual fill (8 bytes and a control byte, 44–87 % full).
+const ROW_OVERHEAD: usize = 16;
 
 #[derive(Debug)]
 struct Shard<K, V> {

@@ -14,6 +14,9 @@ use crate::property::{
 use crate::stat::{PackedStatKey, StatBatchBuilder, StatValue, read_stat_batch, stat_schema};
 use crate::time::TimestampMs;
 
+/// Bytes the allocator adds to each heap block (header and rounding), about.
+const ALLOCATOR_OVERHEAD: usize = 16;
+
 /// Rows read back from a batch: slot, key, value.
 pub type Rows<T> = Vec<(TimestampMs, <T as TableKind>::Key, <T as TableKind>::Value)>;
 
@@ -139,7 +142,8 @@ impl TableKind for PropertyTable {
     }
 
     fn key_heap(key: &PropertyKey) -> usize {
-        key.heap_bytes()
+        // Its seven strings are a heap block each, with the allocator's overhead.
+        key.heap_bytes() + 7 * ALLOCATOR_OVERHEAD
     }
 }
 
@@ -184,6 +188,7 @@ impl TableKind for NotifyTable {
     }
 
     fn key_heap(key: &NotifyEntry) -> usize {
-        key.record.heap_bytes()
+        // Its ten strings are a heap block each, with the allocator's overhead.
+        key.record.heap_bytes() + 10 * ALLOCATOR_OVERHEAD
     }
 }
