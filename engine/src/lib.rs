@@ -26,6 +26,7 @@
 //! with range deletions. The key layout is documented in the `key` module, the value format in
 //! the `chunk` module.
 
+pub mod bytes;
 mod chunk;
 mod config;
 mod error;

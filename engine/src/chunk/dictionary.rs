@@ -2,12 +2,15 @@
 //! stored as `Dictionary<Int32, Utf8>` and turned back into `Utf8` when read.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int32Array, StringArray};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+
+use hashbrown::HashTable;
 
 use super::ChunkFilter;
 use crate::error::ChunkError;
@@ -36,13 +39,55 @@ pub(super) fn to_storage(batch: &RecordBatch) -> Result<RecordBatch, ChunkError>
             metadata.insert(ENCODING_KEY.to_owned(), DICTIONARY.to_owned());
             let stored = Field::clone(field).with_data_type(dictionary_type()).with_metadata(metadata);
             fields.push(Arc::new(stored));
-            columns.push(cast(column, &dictionary_type())?);
+            let strings = column.as_string_opt::<i32>().ok_or(ChunkError::Inconsistent)?;
+            columns.push(Arc::new(encode_dictionary(strings)?));
         } else {
             fields.push(Arc::clone(field));
             columns.push(Arc::clone(column));
         }
     }
     rebuild(Schema::new_with_metadata(fields, schema.metadata().clone()), columns, batch.num_rows())
+}
+
+/// `strings` as `Dictionary<Int32, Utf8>`, values in the order first seen. A row equal to the
+/// row before it reuses its key without a lookup: a slot's rows come in report order, and the
+/// rows of one report share their caller, callee, IPs and version. Strings are hashed with
+/// foldhash and compared with [`crate::bytes::equal`]; this is several times Arrow's `cast`.
+fn encode_dictionary(strings: &StringArray) -> Result<DictionaryArray<Int32Type>, ChunkError> {
+    let hasher = hashbrown::DefaultHashBuilder::default();
+    let hash = |s: &str| hasher.hash_one(s);
+    let mut index: HashTable<i32> = HashTable::new();
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut keys: Vec<i32> = Vec::with_capacity(strings.len());
+    let mut last: Option<(&str, i32)> = None;
+    for row in 0..strings.len() {
+        if strings.is_null(row) {
+            keys.push(0);
+            continue;
+        }
+        let s = strings.value(row);
+        if let Some((l, k)) = last
+            && crate::bytes::equal(l.as_bytes(), s.as_bytes())
+        {
+            keys.push(k);
+            continue;
+        }
+        let h = hash(s);
+        let k = match index.find(h, |&k| crate::bytes::equal(distinct[k as usize].as_bytes(), s.as_bytes())) {
+            Some(&k) => k,
+            None => {
+                let k = i32::try_from(distinct.len())
+                    .map_err(|_| ChunkError::TooLarge { len: distinct.len() })?;
+                distinct.push(s);
+                index.insert_unique(h, k, |&k| hash(distinct[k as usize]));
+                k
+            }
+        };
+        last = Some((s, k));
+        keys.push(k);
+    }
+    let keys = Int32Array::new(keys.into(), strings.nulls().cloned());
+    Ok(DictionaryArray::try_new(keys, Arc::new(StringArray::from_iter_values(distinct)))?)
 }
 
 /// The reader's row filter: keeps the rows of `batch` that satisfy every condition of

@@ -36,13 +36,14 @@
 //! contiguous run of every segment: a scan of part of the hour slices each segment it reads,
 //! and skips a segment that holds no row of the range without reading it.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 use arrow_ipc::writer::StreamWriter;
+use hashbrown::HashTable;
 
 use std::ops::Range;
 
@@ -194,13 +195,36 @@ fn plan(batch: &RecordBatch, segment_by: Option<usize>, min_rows: usize) -> Resu
         return Err(ChunkError::SegmentColumn { column, reason: "not a Utf8 column" });
     }
     let values = batch.column(column).as_string::<i32>();
-    let mut groups: HashMap<Option<&str>, Vec<u32>> = HashMap::new();
+    // Rows by value, in the order values are first seen; a row with the value of the row
+    // before it skips the lookup (see `dictionary::encode_dictionary`).
+    let hasher = hashbrown::DefaultHashBuilder::default();
+    let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
+        (Some(a), Some(b)) => crate::bytes::equal(a.as_bytes(), b.as_bytes()),
+        (a, b) => a.is_none() && b.is_none(),
+    };
+    let mut index: HashTable<usize> = HashTable::new();
+    let mut groups: Vec<(Option<&str>, Vec<u32>)> = Vec::new();
+    let mut last: Option<usize> = None;
     for row in 0..values.len() {
         let value = values.is_valid(row).then(|| values.value(row));
         let row = u32::try_from(row).map_err(|_| ChunkError::TooLarge { len: values.len() })?;
-        groups.entry(value).or_default().push(row);
+        let group = match last {
+            Some(g) if same(groups[g].0, value) => g,
+            _ => {
+                let h = hasher.hash_one(value);
+                match index.find(h, |&g| same(groups[g].0, value)) {
+                    Some(&g) => g,
+                    None => {
+                        groups.push((value, Vec::new()));
+                        index.insert_unique(h, groups.len() - 1, |&g| hasher.hash_one(groups[g].0));
+                        groups.len() - 1
+                    }
+                }
+            }
+        };
+        groups[group].1.push(row);
+        last = Some(group);
     }
-    let mut groups: Vec<(Option<&str>, Vec<u32>)> = groups.into_iter().collect();
     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     if groups.len() <= 1 {
         return Ok(whole(groups.into_iter().map(|(v, _)| v.map(str::to_owned)).collect()));

@@ -193,7 +193,8 @@ impl Equivalent<PackedStatKey> for StatKeyRef<'_> {
         }
         for s in self.strings() {
             let (packed, tail) = split_string(rest);
-            if !same_bytes(packed, s.as_bytes()) {
+            // Not `==`: see `tarsmon_engine::bytes`.
+            if !tarsmon_engine::bytes::equal(packed, s.as_bytes()) {
                 return false;
             }
             rest = tail;
@@ -205,39 +206,6 @@ impl Equivalent<PackedStatKey> for StatKeyRef<'_> {
 impl fmt::Debug for PackedStatKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.unpack().fmt(f)
-    }
-}
-
-/// Whether `a` and `b` hold the same bytes. The strings of a key are short (most under 32
-/// bytes) and a lookup compares nine of them, so they are compared here in a few word-sized
-/// loads (overlapping at the ends) rather than by nine calls to the C library's `memcmp`,
-/// whose vector loads measured at over half of a warm lookup.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| {
-        s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map(u64::from_ne_bytes)
-    };
-    let half = |s: &[u8], at: usize| {
-        s.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok()).map(u32::from_ne_bytes)
-    };
-    match n {
-        0 => true,
-        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        _ => {
-            let mut at = 0;
-            while at + 8 < n {
-                if word(a, at) != word(b, at) {
-                    return false;
-                }
-                at += 8;
-            }
-            word(a, n - 8) == word(b, n - 8)
-        }
     }
 }
 
@@ -326,14 +294,6 @@ mod tests {
             // Equal exactly when the keys are equal, both ways of asking.
             prop_assert_eq!(kb.equivalent(&packed), ka == kb);
             prop_assert_eq!(PackedStatKey::from(&kb) == packed, ka == kb);
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn same_bytes_is_slice_equality(a in proptest::collection::vec(0u8..3, 0..40), b in proptest::collection::vec(0u8..3, 0..40)) {
-            prop_assert_eq!(same_bytes(&a, &b), a == b);
-            prop_assert!(same_bytes(&a, &a.clone()));
         }
     }
 
