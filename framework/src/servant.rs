@@ -142,16 +142,6 @@ impl<'a> Args<'a> {
             Self::Tup(a) => a.get(name)?.ok_or(DecodeError::MissingAttribute),
         }
     }
-
-    /// Reads an `in` parameter ahead of the ones before it, without consuming anything (TARS v1
-    /// reads forward only; this scans a copy of the reader).
-    pub fn lookahead<T: Decode<'a>>(&self, tag: u8, name: &str) -> Result<T, DecodeError> {
-        match self {
-            Self::Tars(r) => r.clone().read(tag),
-            Self::Tup(a) => a.get(name)?.ok_or(DecodeError::MissingAttribute),
-        }
-    }
-
     /// Streams the entries of a `map` parameter to `f` without collecting them: each key and
     /// value is decoded (borrowing from the frame) and handed over in wire order.
     pub fn for_each_entry<K, V>(

@@ -7,6 +7,7 @@
 
 mod connection;
 mod reply;
+mod threads;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::endpoint::{Endpoint, Transport};
 use crate::servant::Servant;
 
 pub use reply::write_reply;
+pub use threads::ConnectionThreads;
 
 /// Limits and identity of one adapter.
 #[derive(Debug, Clone)]
@@ -94,12 +96,20 @@ pub struct Adapter {
     config: AdapterConfig,
     servant: Arc<dyn Servant>,
     metrics: Arc<AdapterMetrics>,
+    threads: Option<Arc<ConnectionThreads>>,
 }
 
 impl Adapter {
-    /// An adapter serving `servant` under `config`.
+    /// An adapter serving `servant` under `config`. Its connections run on the runtime that
+    /// runs [`BoundAdapter::run`], unless [`Self::with_threads`] says otherwise.
     pub fn new(config: AdapterConfig, servant: Arc<dyn Servant>) -> Self {
-        Self { config, servant, metrics: Arc::default() }
+        Self { config, servant, metrics: Arc::default(), threads: None }
+    }
+
+    /// Runs the adapter's connections on `threads` (see [`ConnectionThreads`]).
+    pub fn with_threads(mut self, threads: Arc<ConnectionThreads>) -> Self {
+        self.threads = Some(threads);
+        self
     }
 
     /// The adapter's counters (shared with its connections).
@@ -166,6 +176,7 @@ impl BoundAdapter {
         let Self { adapter, listener, local_addr } = self;
         let shared =
             Arc::new(Shared { config: adapter.config, servant: adapter.servant, metrics: adapter.metrics });
+        let threads = adapter.threads;
         // Bounds the connections served at once; a permit lives as long as its connection.
         let limit = Arc::new(Semaphore::new(shared.config.max_connections));
         let tasks = TaskTracker::new();
@@ -197,11 +208,34 @@ impl BoundAdapter {
             };
             AdapterMetrics::inc(&shared.metrics.connections_accepted);
             debug!(object = %shared.config.object, %peer, "connection accepted");
-            let conn = connection::Connection::new(stream, peer, shared.clone(), shutdown.clone());
-            tasks.spawn(async move {
-                conn.run().await;
-                drop(permit);
-            });
+            let (shared, shutdown) = (shared.clone(), shutdown.clone());
+            match &threads {
+                None => {
+                    tasks.spawn(async move {
+                        connection::Connection::new(stream, peer, shared, shutdown).run().await;
+                        drop(permit);
+                    });
+                }
+                Some(threads) => {
+                    // The socket moves to the other runtime's reactor.
+                    let stream = match stream.into_std() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            warn!(object = %shared.config.object, %peer, error = %e, "cannot hand a connection over");
+                            continue;
+                        }
+                    };
+                    threads.spawn(tasks.track_future(async move {
+                        match tokio::net::TcpStream::from_std(stream) {
+                            Ok(stream) => {
+                                connection::Connection::new(stream, peer, shared, shutdown).run().await
+                            }
+                            Err(e) => warn!(%peer, error = %e, "cannot take over a connection"),
+                        }
+                        drop(permit);
+                    }));
+                }
+            }
         }
         tasks.close();
         tasks.wait().await;

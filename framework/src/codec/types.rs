@@ -301,9 +301,15 @@ impl Encode for Cow<'_, str> {
 }
 
 impl<'de> Decode<'de> for Cow<'de, str> {
+    /// Borrowed when the bytes are UTF-8 (checked with `str::from_utf8`, whose ASCII fast
+    /// path is several times `from_utf8_lossy`'s chunk walk); otherwise a lossy copy.
     #[inline]
     fn decode(r: &mut Reader<'de>, tag: u8, ty: TypeId) -> Result<Self, DecodeError> {
-        Ok(String::from_utf8_lossy(r.string_payload(tag, ty)?))
+        let bytes = r.string_payload(tag, ty)?;
+        Ok(match std::str::from_utf8(bytes) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(bytes),
+        })
     }
 }
 

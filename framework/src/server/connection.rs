@@ -1,4 +1,5 @@
-//! One client connection: read frames, dispatch them, write replies.
+//! One client connection: read frames, dispatch them, write replies — all in one task, so a
+//! batch of pipelined requests costs one read and one write and no hand-over between tasks.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,8 +7,8 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -15,10 +16,6 @@ use super::{AdapterMetrics, Shared, write_reply};
 use crate::codec::Reader;
 use crate::packet::{READ_CHUNK, RequestPacket, split_frame};
 use crate::servant::{Args, Current, Dispatch, Reply, ServantError};
-
-/// Reply batches queued for the writer task. Small: when the peer stops reading, the queue
-/// fills, the reader stops dispatching, and TCP pushes back on the client.
-const WRITE_QUEUE: usize = 16;
 
 pub(super) struct Connection {
     stream: TcpStream,
@@ -49,33 +46,52 @@ impl Connection {
         metrics.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Latency matters more than packet count for RPC replies.
         let _ = stream.set_nodelay(true);
-        let (mut rd, wr) = stream.into_split();
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-        let writer = tokio::spawn(write_loop(wr, rx));
+        let (mut rd, mut wr) = stream.into_split();
+        // Replies of `Dispatch::Later` requests, computed by tasks of their own, come back here
+        // and are written by this task. Unbounded, because this task is also the one that
+        // drains it: the bound is `in_flight`, whose permit a reply holds until it is queued.
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         // Bounds the `Dispatch::Later` replies of this connection still being computed.
         let in_flight = Arc::new(Semaphore::new(shared.config.max_in_flight));
         let idle = shared.config.endpoint.timeout;
+        // The idle timer is re-armed only when it fires, from the time of the last read: one
+        // timer per idle period instead of one per read.
+        let mut last_read = Instant::now();
+        let idle_check = tokio::time::sleep(idle);
+        tokio::pin!(idle_check);
         let mut buf = BytesMut::with_capacity(8 * 1024);
         let mut out = Vec::new();
         'read: loop {
             if buf.capacity() == buf.len() {
                 buf.reserve(READ_CHUNK.min(buf.len().max(4096)));
             }
-            let read = tokio::select! {
+            tokio::select! {
+                // Queued replies first: they hold no permit, but they are owed.
+                biased;
                 _ = shutdown.cancelled() => break,
-                r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
-            };
-            match read {
-                Err(_) => {
-                    AdapterMetrics::inc(&metrics.connections_idle_closed);
-                    debug!(%peer, "closing idle connection");
-                    break;
+                Some(reply) = rx.recv() => {
+                    if wr.write_all(&reply).await.is_err() {
+                        break;
+                    }
+                    continue;
                 }
-                Ok(Ok(0)) => break,
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    debug!(%peer, error = %e, "read failed");
-                    break;
+                read = rd.read_buf(&mut buf) => match read {
+                    Ok(0) => break,
+                    Ok(_) => last_read = Instant::now(),
+                    Err(e) => {
+                        debug!(%peer, error = %e, "read failed");
+                        break;
+                    }
+                },
+                () = &mut idle_check => {
+                    let deadline = last_read + idle;
+                    if Instant::now() >= deadline {
+                        AdapterMetrics::inc(&metrics.connections_idle_closed);
+                        debug!(%peer, "closing idle connection");
+                        break;
+                    }
+                    idle_check.as_mut().reset(deadline);
+                    continue;
                 }
             }
             loop {
@@ -94,30 +110,27 @@ impl Connection {
                     }
                 }
             }
-            if !out.is_empty() && tx.send(std::mem::take(&mut out)).await.is_err() {
-                break;
+            // While this write waits for the peer, nothing is read: back-pressure, not loss.
+            if !out.is_empty() {
+                if wr.write_all(&out).await.is_err() {
+                    break;
+                }
+                out.clear();
             }
         }
         if !out.is_empty() {
-            let _ = tx.send(out).await;
+            let _ = wr.write_all(&out).await;
         }
+        // Replies still being computed hold a sender; every one is written before closing.
         drop(tx);
-        // Replies still being computed hold a sender; the writer ends once they are sent.
-        let _ = writer.await;
-        metrics.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
-    let mut batch = Vec::new();
-    while rx.recv_many(&mut batch, WRITE_QUEUE).await > 0 {
-        for chunk in batch.drain(..) {
-            if wr.write_all(&chunk).await.is_err() {
-                return;
+        while let Some(reply) = rx.recv().await {
+            if wr.write_all(&reply).await.is_err() {
+                break;
             }
         }
+        let _ = wr.shutdown().await;
+        metrics.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
-    let _ = wr.shutdown().await;
 }
 
 /// Decodes and dispatches one frame; ready replies are appended to `out`.
@@ -126,7 +139,7 @@ async fn handle_frame(
     peer: SocketAddr,
     shared: &Shared,
     out: &mut Vec<u8>,
-    tx: &mpsc::Sender<Vec<u8>>,
+    tx: &mpsc::UnboundedSender<Vec<u8>>,
     in_flight: &Arc<Semaphore>,
 ) -> Close {
     let metrics = &shared.metrics;
@@ -169,7 +182,8 @@ async fn handle_frame(
                 let mut buf = Vec::new();
                 finish(&request, result, &metrics, &mut buf);
                 if !buf.is_empty() {
-                    let _ = tx.send(buf).await;
+                    // Fails only if the connection is gone.
+                    let _ = tx.send(buf);
                 }
                 drop(permit);
             });

@@ -53,18 +53,27 @@ impl StatService {
     }
 
     fn report_mic_msg(&self, current: &Current<'_>, mut args: Args<'_>) -> Result<Reply, ServantError> {
-        let from_client: bool = args.lookahead(2, "bFromClient")?;
-        let host = current.host_name();
-        let source = if from_client { Source::Client } else { Source::Server };
-        let slot = self.pipeline.current_slot();
-        let (mut entries, mut empty, mut dropped) = (0u64, 0u64, 0u64);
-        // One lock of this thread's shard for the whole report.
-        let mut recorder = self.pipeline.recorder(slot);
+        // `bFromClient` (tag 2) follows the map (tag 1) and decides the head rules, so the
+        // entries are decoded first (one pass over the frame, strings borrowed from it) and
+        // aggregated after.
+        let mut report: Vec<(StatMicMsgHead<'_>, StatValue)> = Vec::with_capacity(16);
+        let mut empty = 0u64;
         args.for_each_entry(1, "msg", |head: StatMicMsgHead<'_>, body: Body| {
             if body.0.is_empty() {
                 empty += 1;
-                return;
+            } else {
+                report.push((head, body.0));
             }
+        })?;
+        let from_client: bool = args.required(2, "bFromClient")?;
+        let host = current.host_name();
+        let source = if from_client { Source::Client } else { Source::Server };
+        let slot = self.pipeline.current_slot();
+        let entries = report.len() as u64;
+        let mut dropped = 0u64;
+        // One lock of this thread's shard for the whole report.
+        let mut recorder = self.pipeline.recorder(slot);
+        for (head, value) in &report {
             let (master_name, tars_version) = match head.master_name.split_once('@') {
                 Some((name, version)) => (name, version),
                 None => (head.master_name.as_ref(), head.tars_version.as_ref()),
@@ -88,11 +97,10 @@ impl StatService {
                 slave_set_area: &head.slave_set_area,
                 slave_set_id: &head.slave_set_id,
             };
-            entries += 1;
-            if recorder.record(&key, &body.0) == Update::Dropped {
+            if recorder.record(&key, value) == Update::Dropped {
                 dropped += 1;
             }
-        })?;
+        }
         drop(recorder);
         let c = &self.counters;
         c.reports.fetch_add(1, Ordering::Relaxed);

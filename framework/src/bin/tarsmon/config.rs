@@ -220,6 +220,8 @@ pub(crate) struct ServerConfig {
     pub(crate) idle_timeout: HumanDuration,
     /// Peers allowed to connect to every adapter; empty = all.
     pub(crate) allow: AllowList,
+    /// Threads that run client connections (each connection stays on one); 0 = one per core.
+    pub(crate) threads: usize,
 }
 
 impl Default for Config {
@@ -250,6 +252,7 @@ impl Default for ServerConfig {
             max_in_flight: 64,
             idle_timeout: HumanDuration(Duration::from_secs(60)),
             allow: AllowList::default(),
+            threads: 0,
         }
     }
 }

@@ -12,7 +12,7 @@ use tarsmon_framework::http::HttpState;
 use tarsmon_framework::metrics::Metrics;
 use tarsmon_framework::roles::Role;
 use tarsmon_framework::servant::Servant;
-use tarsmon_framework::server::Adapter;
+use tarsmon_framework::server::{Adapter, ConnectionThreads};
 use tarsmon_framework::services::notify::{NotifyCounters, NotifyService};
 use tarsmon_framework::services::pending::PendingRole;
 use tarsmon_framework::services::property::{PropertyCounters, PropertyService};
@@ -69,6 +69,12 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     let registry = Arc::new(Registry::new(advertised));
 
     let shutdown = CancellationToken::new();
+    let threads = match config.server.threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let connection_threads =
+        Arc::new(ConnectionThreads::start(threads).context("starting the connection threads")?);
     let mut tasks = tokio::task::JoinSet::new();
     let mut metrics = Metrics::default();
     metrics.add_pipeline("stat", tables.stat.clone());
@@ -140,7 +146,7 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
             other => Arc::new(PendingRole::new(other.object())),
         };
         let endpoint = a.endpoint.clone();
-        let adapter = Adapter::new(a, servant);
+        let adapter = Adapter::new(a, servant).with_threads(connection_threads.clone());
         metrics.add_adapter(role.object(), adapter.metrics());
         let bound = adapter
             .with_listener(std_listener)
@@ -184,6 +190,9 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     info!("shutting down: no new connections, finishing open ones");
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
+    // Every connection has finished (each adapter's `run` waited for its own).
+    let ct = connection_threads.clone();
+    tokio::task::spawn_blocking(move || ct.shutdown()).await?;
     if let Some(h) = http_task {
         let _ = h.await;
     }
