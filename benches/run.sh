@@ -45,8 +45,8 @@ EOF
   # The server process itself (the subshell's child), for its CPU time.
   tarsmon_pid=$(pgrep -P "$tarsmon_pid" tarsmon || echo "$tarsmon_pid")
 
-  echo "| load | keys | connections | sink entries/s | tarsmon entries/s | ratio | tarsmon CPU-s / M entries | p50 / p99 µs | counted exactly |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| load | keys | connections | sink entries/s | tarsmon entries/s | ratio | tarsmon CPU-s / M entries | generator CPU-s / M entries (sink run / tarsmon run) | p50 / p99 µs | counted exactly |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   row() { # kind keys conns label [extra args of the tarsmon run…]
     local kind=$1 keys=$2 conns=$3 label=$4; shift 4
     local s t
@@ -55,10 +55,12 @@ EOF
     t=$("$bin/tarsmon-load" "$kind" --keys "$keys" --connections "$conns" --duration "${secs}s" \
         --http 127.0.0.1:18280 --server-pid "$tarsmon_pid" "$@" | tee "$work/last.txt" | tail -1 || true)
     # A run that fails its exact-count check still prints its figures (and ok=false).
-    local se te cpu sent
+    local se te cpu sent gs gt
     se=$(field entries_per_sec "$s"); te=$(field entries_per_sec "$t")
     cpu=$(field server_cpu_s "$t"); sent=$(field entries_sent "$t")
-    echo "| $label | $keys | $conns | $se | $te | $(awk "BEGIN{printf \"%.2f\", $te/$se}") | $(awk "BEGIN{printf \"%.3f\", $cpu*1e6/$sent}") | $(field p50_us "$t") / $(field p99_us "$t") | $(field ok "$t") |"
+    gs=$(awk "BEGIN{printf \"%.3f\", $(field generator_cpu_s "$s")*1e6/$(field entries_sent "$s")}")
+    gt=$(awk "BEGIN{printf \"%.3f\", $(field generator_cpu_s "$t")*1e6/$sent}")
+    echo "| $label | $keys | $conns | $se | $te | $(awk "BEGIN{printf \"%.2f\", $te/$se}") | $(awk "BEGIN{printf \"%.3f\", $cpu*1e6/$sent}") | $gs / $gt | $(field p50_us "$t") / $(field p99_us "$t") | $(field ok "$t") |"
   }
   for keys in 10000 200000; do
     for conns in 1 8; do row stat "$keys" "$conns" stat; done

@@ -285,13 +285,14 @@ async fn load(kind: Kind, args: StatArgs) -> anyhow::Result<bool> {
         counted = Some(n);
     }
     println!(
-        "{{\"entries_sent\":{},\"entries_acked\":{},\"entries_per_sec\":{:.0},\"p50_us\":{},\"p99_us\":{},\"server_cpu_s\":{},\"wall_s\":{:.3},\"counted\":{},\"ok\":{ok}}}",
+        "{{\"entries_sent\":{},\"entries_acked\":{},\"entries_per_sec\":{:.0},\"p50_us\":{},\"p99_us\":{},\"server_cpu_s\":{},\"generator_cpu_s\":{},\"wall_s\":{:.3},\"counted\":{},\"ok\":{ok}}}",
         result.entries_sent,
         result.entries_acked,
         result.entries_per_sec(),
         h.value_at_quantile(0.5),
         h.value_at_quantile(0.99),
         server_cpu.map_or("null".into(), |c| format!("{:.3}", c.as_secs_f64())),
+        own_cpu.map_or("null".into(), |c| format!("{:.3}", c.as_secs_f64())),
         wall.as_secs_f64(),
         counted.map_or("null".into(), |n| n.to_string()),
     );
