@@ -40,23 +40,51 @@ pub fn stat_keys(n: usize) -> Vec<StatKey> {
     (0..n).map(stat_key).collect()
 }
 
-/// What key `k` reports in the slot numbered `s` (any counter of slots): a few calls, now and
-/// then a timeout or a failure, latencies in the `<= 10 ms` or `<= 50 ms` bucket.
+/// What key `k` reports in the slot numbered `s` (any counter of slots), drawn from a
+/// pseudo-random number of `(k, s)` so that stored values have the spread of real ones (a
+/// storage figure over values that repeat from slot to slot would flatter any compressor):
+/// a key's call rate (1–400 per slot) varies ±50 % from slot to slot, its typical latency
+/// (2–200 ms) spreads the calls over the latency buckets, and now and then a call times out or
+/// fails.
 pub fn stat_value(k: usize, s: i64) -> StatValue {
-    let mix = (k as i64).wrapping_add(s).rem_euclid(1_000_003);
-    let succ = 1 + mix % 5;
-    let ms = 3 + (k as i64 % 11) * 4;
+    let r = splitmix64((k as u64).wrapping_mul(0x9E37_79B9).wrapping_add(s as u64));
+    let bits = |shift: u32, modulo: u64| ((r >> shift) % modulo) as i64;
+    let rate = 1 + (k as i64 * 37) % 400;
+    let succ = (rate / 2 + bits(0, rate as u64 + 1)).max(1);
+    let typical = 2 + (k as i64 * 13) % 199;
     let mut v = StatValue {
         succ_count: succ,
-        timeout_count: i64::from(mix % 97 == 0),
-        exce_count: i64::from(mix % 31 == 0),
-        total_time: succ * ms,
-        max_rsp_time: ms,
-        min_rsp_time: ms,
+        timeout_count: if bits(17, 40) == 0 { 1 + bits(23, 3) } else { 0 },
+        exce_count: if bits(27, 25) == 0 { 1 + bits(31, 4) } else { 0 },
         ..StatValue::default()
     };
-    v.add_interval(if ms <= 10 { 10 } else { 50 }, succ);
+    // Most calls near the typical latency, a tenth slower, one in fifty much slower.
+    let slow = succ / 10 + bits(35, 3).min(succ);
+    let slower = (succ / 50).min(succ - slow);
+    let fast = succ - slow - slower;
+    let latency = |factor: i64, spread: i64| (typical * factor + bits(41, spread as u64 + 1)).max(1);
+    let (l_fast, l_slow, l_slower) = (latency(1, typical / 4 + 1), latency(2, typical), latency(8, typical * 4));
+    let mut max_ms = 0;
+    let mut min_ms = i64::MAX;
+    for (n, ms) in [(fast, l_fast), (slow, l_slow), (slower, l_slower)] {
+        if n > 0 {
+            v.add_interval(i32::try_from(ms).unwrap_or(i32::MAX), n);
+            v.total_time += n * ms;
+            max_ms = max_ms.max(ms + bits(47, 5));
+            min_ms = min_ms.min(ms.saturating_sub(bits(52, 3)).max(1));
+        }
+    }
+    v.max_rsp_time = max_ms;
+    v.min_rsp_time = if min_ms == i64::MAX { 0 } else { min_ms };
     v
+}
+
+/// SplitMix64: a well-mixed 64-bit number from a counter.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Writes one sealed slot of `table` `stat` per `slot_ms` in `[from, to)`, each holding
