@@ -63,7 +63,8 @@ pub fn stat_value(k: usize, s: i64) -> StatValue {
     let slower = (succ / 50).min(succ - slow);
     let fast = succ - slow - slower;
     let latency = |factor: i64, spread: i64| (typical * factor + bits(41, spread as u64 + 1)).max(1);
-    let (l_fast, l_slow, l_slower) = (latency(1, typical / 4 + 1), latency(2, typical), latency(8, typical * 4));
+    let (l_fast, l_slow, l_slower) =
+        (latency(1, typical / 4 + 1), latency(2, typical), latency(8, typical * 4));
     let mut max_ms = 0;
     let mut min_ms = i64::MAX;
     for (n, ms) in [(fast, l_fast), (slow, l_slow), (slower, l_slower)] {
