@@ -15,9 +15,14 @@
 //!
 //! Inside the payload every top-level `Utf8` column is stored as `Dictionary<Int32, Utf8>`
 //! (monitoring data repeats the same few names in every row) and its field carries the metadata
-//! entry `tarsmon.chunk.encoding = dictionary`; the reader casts those columns back and removes
-//! the entry, so [`decode_chunk`] returns exactly the schema that was given to [`encode_chunk`].
-//! That metadata key is reserved: a batch that already uses it is rejected.
+//! entry `tarsmon.chunk.encoding = dictionary`. Since tarsmon 0.1 of 2026-12-05, `Int32`,
+//! `Int64` and `Timestamp(ms)` columns whose values in the chunk span less than 2^32 are stored
+//! as unsigned offsets from their smallest value, 1, 2 or 4 bytes wide
+//! (`tarsmon.chunk.encoding = offset`, with `tarsmon.chunk.base` and `tarsmon.chunk.type`);
+//! chunks written before have no such columns and read as before. The reader turns every
+//! column back and removes those entries, so [`decode_chunk`] returns exactly the schema that
+//! was given to [`encode_chunk`]. The `tarsmon.chunk.*` metadata keys are reserved: a batch
+//! that already uses one is rejected.
 //!
 //! The length and checksum are checked before Arrow sees a byte, so a damaged value gives a
 //! [`ChunkError`] and Arrow's reader, which trusts the offsets and lengths inside the stream
@@ -33,15 +38,15 @@
 //! the rows of several slots of one hour (a compacted hour): its index also records which
 //! slots it holds and how each segment's rows divide among them.
 //!
-//! The code follows the data: [`dictionary`] turns the caller's batch into its storage form and
-//! back, [`header`] frames the IPC payload, [`segments`] splits a slot and indexes the parts.
+//! The code follows the data: [`encoding`] turns the caller's batch into its storage form and
+//! back (and filters rows on that form), [`header`] frames the IPC payload, [`segments`] splits a slot and indexes the parts.
 //! **Compatibility:** a chunk written by any released version must stay readable; a new
 //! layout gets a new version byte and its own decode path next to the others, and
 //! `tests/chunk_compat.rs` keeps a version-1 chunk to prove it.
 
 use std::ops::Range;
 
-mod dictionary;
+mod encoding;
 mod guard;
 mod header;
 mod segments;
@@ -66,7 +71,7 @@ const IPC_ALIGNMENT: usize = 8;
 
 /// Encodes `batch` as one self-contained chunk value (version 1): the form of checkpoints.
 pub fn encode_chunk(batch: &RecordBatch) -> Result<Vec<u8>, ChunkError> {
-    let stored = dictionary::to_storage(batch)?;
+    let stored = encoding::to_storage(batch, &encoding::layout(batch))?;
     let mut out = vec![0; HEADER_LEN];
     {
         let mut writer = StreamWriter::try_new_with_options(&mut out, &stored.schema(), ipc_options()?)?;
@@ -267,7 +272,7 @@ impl ChunkFilter<'_> {
     /// columns `Utf8` or dictionary-encoded): the rows that satisfy the conditions, with the
     /// columns of the projection. For rows that are not in a chunk (the open slot).
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch, ChunkError> {
-        let kept = dictionary::keep_matching(batch.clone(), None, *self)?;
+        let kept = encoding::keep_matching(batch.clone(), None, *self)?;
         Ok(match self.projection {
             Some(p) => kept.project(p)?,
             None => kept,
@@ -328,10 +333,10 @@ fn read_v1(
         Some(_) => return Err(ChunkError::Inconsistent),
         None => stored,
     };
-    let stored = dictionary::keep_matching(stored, read.as_deref(), filter)?;
+    let stored = encoding::keep_matching(stored, read.as_deref(), filter)?;
     let stored = match filter.projection {
         Some(p) if p.len() < stored.num_columns() => stored.project(&(0..p.len()).collect::<Vec<_>>())?,
         _ => stored,
     };
-    dictionary::from_storage(&stored)
+    encoding::from_storage(&stored)
 }

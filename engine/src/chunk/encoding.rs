@@ -1,13 +1,29 @@
-//! The writer and reader sides of a chunk's column encoding: top-level `Utf8` columns are
-//! stored as `Dictionary<Int32, Utf8>` and turned back into `Utf8` when read.
+//! The writer and reader sides of a chunk's column encoding, and the row filter that works on
+//! the encoded form. Top-level columns are stored as:
+//! - `Utf8`: `Dictionary<Int32, Utf8>` (monitoring data repeats a few names in every row);
+//! - `Int32`, `Int64`, `Timestamp(ms)`: when the values of the chunk span less than 2^32, their
+//!   offsets from the smallest, in the narrowest of `UInt8`, `UInt16`, `UInt32` that holds
+//!   them (counts, latencies and a chunk's slot times span little). Decoding a query's columns
+//!   is mostly LZ4 producing their bytes: 1–4 bytes a value instead of 8 is that much less.
+//!
+//! A stored field carries its encoding in its metadata ([`ENCODING_KEY`], and for offsets the
+//! base in [`BASE_KEY`]); the reader turns every column back into the caller's type. The
+//! encodings of a chunk are chosen once from all its rows ([`layout`]), so its segments share
+//! one schema.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int32Array, StringArray};
+use arrow::array::{
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, DictionaryArray, Int32Array, PrimitiveArray,
+    StringArray,
+};
 use arrow::compute::{cast, filter_record_batch};
-use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema};
+use arrow::datatypes::{
+    DataType, Field, FieldRef, Int32Type, Int64Type, Schema, TimeUnit, TimestampMillisecondType, UInt8Type,
+    UInt16Type, UInt32Type,
+};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
 use hashbrown::HashTable;
@@ -19,32 +35,185 @@ use crate::error::ChunkError;
 pub(super) const ENCODING_KEY: &str = "tarsmon.chunk.encoding";
 /// [`ENCODING_KEY`] value: a `Utf8` column stored as `Dictionary<Int32, Utf8>`.
 const DICTIONARY: &str = "dictionary";
+/// [`ENCODING_KEY`] value: an integer or timestamp column stored as the offsets of its values
+/// from the base in [`BASE_KEY`], unsigned and narrow.
+const OFFSET: &str = "offset";
+/// Field metadata key of an offset-encoded column's base, in decimal.
+pub(super) const BASE_KEY: &str = "tarsmon.chunk.base";
+/// Field metadata key of an offset-encoded column's type: `int32`, `int64`, `timestamp_ms`
+/// or `timestamp_ms:<time zone>`.
+pub(super) const TYPE_KEY: &str = "tarsmon.chunk.type";
+
+/// The [`TYPE_KEY`] value of `data_type`, if offsets can encode it.
+fn type_name(data_type: &DataType) -> Option<String> {
+    Some(match data_type {
+        DataType::Int32 => "int32".to_owned(),
+        DataType::Int64 => "int64".to_owned(),
+        DataType::Timestamp(TimeUnit::Millisecond, None) => "timestamp_ms".to_owned(),
+        DataType::Timestamp(TimeUnit::Millisecond, Some(tz)) => format!("timestamp_ms:{tz}"),
+        _ => return None,
+    })
+}
+
+/// The caller's type of an offset-encoded field, from its [`TYPE_KEY`].
+fn original_type(field: &Field) -> Option<DataType> {
+    let name = field.metadata().get(TYPE_KEY)?;
+    Some(match name.split_once(':') {
+        None if name == "int32" => DataType::Int32,
+        None if name == "int64" => DataType::Int64,
+        None if name == "timestamp_ms" => DataType::Timestamp(TimeUnit::Millisecond, None),
+        Some(("timestamp_ms", tz)) => DataType::Timestamp(TimeUnit::Millisecond, Some(tz.into())),
+        _ => return None,
+    })
+}
+
+/// How each column of a batch is stored; see the module doc.
+#[derive(Debug, Clone)]
+pub(super) struct Layout(Vec<Column>);
+
+/// How one column is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    /// As given.
+    AsIs,
+    /// Dictionary-encoded text.
+    Dictionary,
+    /// Offsets from `base`, as `stored` (`UInt8`, `UInt16` or `UInt32`).
+    Offset { base: i64, bytes: u8 },
+}
+
+/// The storage of every column of `batch`, from all its rows.
+pub(super) fn layout(batch: &RecordBatch) -> Layout {
+    let column = |c: &ArrayRef| match c.data_type() {
+        DataType::Utf8 => Column::Dictionary,
+        DataType::Int32 => offsets(c.as_primitive::<Int32Type>().iter().flatten().map(i64::from), 4),
+        DataType::Int64 => offsets(c.as_primitive::<Int64Type>().iter().flatten(), 8),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            offsets(c.as_primitive::<TimestampMillisecondType>().iter().flatten(), 8)
+        }
+        _ => Column::AsIs,
+    };
+    Layout(batch.columns().iter().map(column).collect())
+}
+
+/// Offsets from the smallest of `values`, if they take fewer than `width` bytes.
+fn offsets(values: impl Iterator<Item = i64>, width: u8) -> Column {
+    let (min, max) = values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if min > max {
+        return Column::AsIs;
+    }
+    let span = i128::from(max) - i128::from(min);
+    let bytes = match span {
+        s if s <= i128::from(u8::MAX) => 1,
+        s if s <= i128::from(u16::MAX) => 2,
+        s if s <= i128::from(u32::MAX) => 4,
+        _ => return Column::AsIs,
+    };
+    if bytes >= width { Column::AsIs } else { Column::Offset { base: min, bytes } }
+}
+
+/// `column` (`Int32`, `Int64` or `Timestamp(ms)`) as its offsets from `base` in `bytes`-wide
+/// unsigned integers. Null slots keep whatever value; they stay null.
+fn to_offsets(column: &ArrayRef, base: i64, bytes: u8) -> Result<ArrayRef, ChunkError> {
+    fn narrow<T: ArrowPrimitiveType>(
+        a: &PrimitiveArray<T>,
+        f: impl Fn(T::Native) -> i64,
+        base: i64,
+        bytes: u8,
+    ) -> ArrayRef {
+        // Every valid value lies in [base, base + 2^(8·bytes)): the casts keep it.
+        let off = |v: T::Native| f(v).wrapping_sub(base);
+        match bytes {
+            1 => Arc::new(a.unary::<_, UInt8Type>(|v| off(v) as u8)),
+            2 => Arc::new(a.unary::<_, UInt16Type>(|v| off(v) as u16)),
+            _ => Arc::new(a.unary::<_, UInt32Type>(|v| off(v) as u32)),
+        }
+    }
+    Ok(match column.data_type() {
+        DataType::Int32 => narrow(column.as_primitive::<Int32Type>(), i64::from, base, bytes),
+        DataType::Int64 => narrow(column.as_primitive::<Int64Type>(), |v| v, base, bytes),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            narrow(column.as_primitive::<TimestampMillisecondType>(), |v| v, base, bytes)
+        }
+        _ => return Err(ChunkError::Inconsistent),
+    })
+}
+
+/// The caller's column of type `original` back from its offsets from `base`.
+fn from_offsets(stored: &ArrayRef, base: i64, original: &DataType) -> Option<ArrayRef> {
+    fn widen<T: ArrowPrimitiveType>(
+        stored: &ArrayRef,
+        f: impl Fn(i64) -> T::Native,
+    ) -> Option<PrimitiveArray<T>> {
+        Some(match stored.data_type() {
+            DataType::UInt8 => stored.as_primitive::<UInt8Type>().unary(|x| f(i64::from(x))),
+            DataType::UInt16 => stored.as_primitive::<UInt16Type>().unary(|x| f(i64::from(x))),
+            DataType::UInt32 => stored.as_primitive::<UInt32Type>().unary(|x| f(i64::from(x))),
+            _ => return None,
+        })
+    }
+    let value = |x: i64| base.wrapping_add(x);
+    Some(match original {
+        DataType::Int32 => Arc::new(widen::<Int32Type>(stored, |x| value(x) as i32)?),
+        DataType::Int64 => Arc::new(widen::<Int64Type>(stored, value)?),
+        DataType::Timestamp(TimeUnit::Millisecond, tz) => {
+            Arc::new(widen::<TimestampMillisecondType>(stored, value)?.with_timezone_opt(tz.clone()))
+        }
+        _ => return None,
+    })
+}
+
+/// The type an offset-encoded column of `bytes`-wide offsets is stored as.
+fn offset_type(bytes: u8) -> DataType {
+    match bytes {
+        1 => DataType::UInt8,
+        2 => DataType::UInt16,
+        _ => DataType::UInt32,
+    }
+}
 
 /// The storage type of a dictionary-encoded `Utf8` column.
 fn dictionary_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-/// The writer: the batch as stored, with `Utf8` columns dictionary-encoded and marked.
-pub(super) fn to_storage(batch: &RecordBatch) -> Result<RecordBatch, ChunkError> {
+/// The writer: the batch as stored under `layout` (from [`layout`] of this batch or of one it
+/// is a part of), each re-encoded column marked.
+pub(super) fn to_storage(batch: &RecordBatch, layout: &Layout) -> Result<RecordBatch, ChunkError> {
     let schema = batch.schema();
+    if layout.0.len() != batch.num_columns() {
+        return Err(ChunkError::Inconsistent);
+    }
     let mut fields: Vec<FieldRef> = Vec::with_capacity(schema.fields().len());
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
-    for (field, column) in schema.fields().iter().zip(batch.columns()) {
-        if field.metadata().contains_key(ENCODING_KEY) {
-            return Err(ChunkError::ReservedMetadata { field: field.name().clone(), key: ENCODING_KEY });
+    for ((field, column), how) in schema.fields().iter().zip(batch.columns()).zip(&layout.0) {
+        for key in [ENCODING_KEY, BASE_KEY, TYPE_KEY] {
+            if field.metadata().contains_key(key) {
+                return Err(ChunkError::ReservedMetadata { field: field.name().clone(), key });
+            }
         }
-        if field.data_type() == &DataType::Utf8 {
-            let mut metadata = field.metadata().clone();
-            metadata.insert(ENCODING_KEY.to_owned(), DICTIONARY.to_owned());
-            let stored = Field::clone(field).with_data_type(dictionary_type()).with_metadata(metadata);
-            fields.push(Arc::new(stored));
-            let strings = column.as_string_opt::<i32>().ok_or(ChunkError::Inconsistent)?;
-            columns.push(Arc::new(encode_dictionary(strings)?));
-        } else {
-            fields.push(Arc::clone(field));
-            columns.push(Arc::clone(column));
-        }
+        let mut metadata = field.metadata().clone();
+        let (data_type, stored): (DataType, ArrayRef) = match *how {
+            Column::AsIs => {
+                fields.push(Arc::clone(field));
+                columns.push(Arc::clone(column));
+                continue;
+            }
+            Column::Dictionary => {
+                metadata.insert(ENCODING_KEY.to_owned(), DICTIONARY.to_owned());
+                let strings = column.as_string_opt::<i32>().ok_or(ChunkError::Inconsistent)?;
+                (dictionary_type(), Arc::new(encode_dictionary(strings)?))
+            }
+            Column::Offset { base, bytes } => {
+                let name = type_name(field.data_type()).ok_or(ChunkError::Inconsistent)?;
+                metadata.insert(ENCODING_KEY.to_owned(), OFFSET.to_owned());
+                metadata.insert(BASE_KEY.to_owned(), base.to_string());
+                metadata.insert(TYPE_KEY.to_owned(), name);
+                (offset_type(bytes), to_offsets(column, base, bytes)?)
+            }
+        };
+        fields.push(Arc::new(Field::clone(field).with_data_type(data_type).with_metadata(metadata)));
+        columns.push(stored);
     }
     rebuild(Schema::new_with_metadata(fields, schema.metadata().clone()), columns, batch.num_rows())
 }
@@ -155,6 +324,11 @@ pub(super) fn from_storage(stored: &RecordBatch) -> Result<RecordBatch, ChunkErr
     let mut fields: Vec<FieldRef> = Vec::with_capacity(schema.fields().len());
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(stored.num_columns());
     for (field, column) in schema.fields().iter().zip(stored.columns()) {
+        let bad = |reason| ChunkError::ColumnEncoding { field: field.name().clone(), reason };
+        let metadata = || -> HashMap<String, String> {
+            let ours = |k: &String| [ENCODING_KEY, BASE_KEY, TYPE_KEY].contains(&k.as_str());
+            field.metadata().iter().filter(|(k, _)| !ours(k)).map(clone_pair).collect()
+        };
         match field.metadata().get(ENCODING_KEY).map(String::as_str) {
             None => {
                 fields.push(Arc::clone(field));
@@ -162,23 +336,25 @@ pub(super) fn from_storage(stored: &RecordBatch) -> Result<RecordBatch, ChunkErr
             }
             Some(DICTIONARY) => {
                 if field.data_type() != &dictionary_type() {
-                    return Err(ChunkError::ColumnEncoding {
-                        field: field.name().clone(),
-                        reason: "marked as dictionary-encoded but not Dictionary<Int32, Utf8>",
-                    });
+                    return Err(bad("marked as dictionary-encoded but not Dictionary<Int32, Utf8>"));
                 }
-                let metadata: HashMap<String, String> =
-                    field.metadata().iter().filter(|(k, _)| *k != ENCODING_KEY).map(clone_pair).collect();
-                let restored = Field::clone(field).with_data_type(DataType::Utf8).with_metadata(metadata);
+                let restored = Field::clone(field).with_data_type(DataType::Utf8).with_metadata(metadata());
                 fields.push(Arc::new(restored));
                 columns.push(cast(column, &DataType::Utf8)?);
             }
-            Some(_) => {
-                return Err(ChunkError::ColumnEncoding {
-                    field: field.name().clone(),
-                    reason: "unknown storage encoding",
-                });
+            Some(OFFSET) => {
+                let base: i64 = field
+                    .metadata()
+                    .get(BASE_KEY)
+                    .and_then(|b| b.parse().ok())
+                    .ok_or_else(|| bad("offset-encoded without a readable base"))?;
+                let original = original_type(field).ok_or_else(|| bad("offset-encoded without its type"))?;
+                let restored = from_offsets(column, base, &original)
+                    .ok_or_else(|| bad("offset-encoded but not UInt8, UInt16 or UInt32"))?;
+                fields.push(Arc::new(Field::clone(field).with_data_type(original).with_metadata(metadata())));
+                columns.push(restored);
             }
+            Some(_) => return Err(bad("unknown storage encoding")),
         }
     }
     rebuild(Schema::new_with_metadata(fields, schema.metadata().clone()), columns, stored.num_rows())

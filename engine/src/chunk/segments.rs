@@ -48,7 +48,7 @@ use hashbrown::HashTable;
 use std::ops::Range;
 
 use super::header::{self, HEADER_LEN, VERSION_2, VERSION_3, crc32};
-use super::{ChunkFilter, decode_v1, dictionary, ipc_options};
+use super::{ChunkFilter, decode_v1, encoding, ipc_options};
 use crate::error::ChunkError;
 
 /// Fewest rows a segment holds, unless the whole slot has fewer: groups smaller than this are
@@ -119,6 +119,8 @@ fn encode_with(
     slots: Option<RowSlots<'_>>,
 ) -> Result<EncodedSlot, ChunkError> {
     let plan = plan(batch, segment_by, min_rows)?;
+    // Chosen from every row, so that all segments share one schema.
+    let layout = encoding::layout(batch);
     // Per segment, its rows per slot: a segment keeps the batch's row order, so slot order.
     let slot_rows = |rows: &mut dyn Iterator<Item = usize>| -> Vec<u32> {
         let Some(slots) = slots else { return Vec::new() };
@@ -144,7 +146,7 @@ fn encode_with(
             Some(order) => slot_rows(&mut order[offset..offset + part.rows].iter().map(|&r| r as usize)),
         };
         offset += part.rows;
-        let (schema, body) = write_stream(&dictionary::to_storage(&rows)?)?;
+        let (schema, body) = write_stream(&encoding::to_storage(&rows, &layout)?)?;
         match &schema_message {
             None => schema_message = Some(schema),
             // Every segment has the schema of `batch`: the same message, byte for byte.
@@ -196,7 +198,7 @@ fn plan(batch: &RecordBatch, segment_by: Option<usize>, min_rows: usize) -> Resu
     }
     let values = batch.column(column).as_string::<i32>();
     // Rows by value, in the order values are first seen; a row with the value of the row
-    // before it skips the lookup (see `dictionary::encode_dictionary`).
+    // before it skips the lookup (see `encoding::encode_dictionary`).
     let hasher = hashbrown::DefaultHashBuilder::default();
     let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
         (Some(a), Some(b)) => crate::bytes::equal(a.as_bytes(), b.as_bytes()),
@@ -548,7 +550,7 @@ impl Index {
             None => stored,
         };
         let empty = RecordBatch::new_empty(std::sync::Arc::new(Schema::clone(&stored)));
-        dictionary::from_storage(&empty)
+        encoding::from_storage(&empty)
     }
 }
 

@@ -9,7 +9,7 @@ use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
 use proptest::prelude::*;
 
-use super::dictionary::ENCODING_KEY;
+use super::encoding::ENCODING_KEY;
 use super::header::{HEADER_LEN, MAGIC, crc32};
 use super::segments::{self, EncodedSlot};
 use super::{ChunkFilter, Stored, TextEquals, decode_chunk, decode_chunk_columns, encode_chunk, open_stored};
@@ -62,8 +62,17 @@ fn column(rows: usize, nullable: bool) -> impl Strategy<Value = Col> {
     prop_oneof![
         cells(text, rows, nullable).prop_map(Col::Utf8),
         cells(any::<i32>(), rows, nullable).prop_map(Col::Int32),
+        // Narrow spans (stored as 1-, 2- or 4-byte offsets) around any base, and any values.
+        cells(-100i32..100, rows, nullable).prop_map(Col::Int32),
         cells(any::<i64>(), rows, nullable).prop_map(Col::Int64),
+        (any::<i64>(), prop_oneof![Just(200i64), Just(60_000), Just(4_000_000_000)]).prop_flat_map(
+            move |(base, span)| {
+                let lo = base.min(i64::MAX - span);
+                cells(lo..=lo + span, rows, nullable).prop_map(Col::Int64)
+            }
+        ),
         cells(any::<i64>(), rows, nullable).prop_map(Col::Timestamp),
+        cells(1_700_000_000_000i64..1_700_003_600_000, rows, nullable).prop_map(Col::Timestamp),
     ]
 }
 
@@ -245,6 +254,36 @@ fn strings_are_dictionary_encoded_on_disk() {
     assert_eq!(field.data_type(), &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)));
     assert_eq!(field.metadata().get(ENCODING_KEY).map(String::as_str), Some("dictionary"));
 
+    assert_eq!(decode_chunk(&bytes).unwrap(), batch);
+}
+
+#[test]
+fn integers_of_a_narrow_span_are_stored_as_narrow_offsets() {
+    let n = 1000;
+    let time: Vec<i64> = (0..n).map(|i| 1_705_309_200_000 + (i / 100) * 60_000).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("time", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false),
+        Field::new("count", DataType::Int64, true),
+        Field::new("port", DataType::Int32, false),
+        Field::new("wide", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(TimestampMillisecondArray::from(time).with_timezone("UTC")),
+            Arc::new(Int64Array::from(
+                (0..n).map(|i| (i % 7 != 0).then_some(-5 + i % 200)).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int32Array::from((0..n).map(|i| 20_000 + (i as i32 % 3000)).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from((0..n).map(|i| i * (i64::MAX / 1000)).collect::<Vec<_>>())),
+        ],
+    )
+    .unwrap();
+    let bytes = encode_chunk(&batch).unwrap();
+    let stored = StreamReader::try_new(&bytes[HEADER_LEN..], None).unwrap().schema();
+    let types: Vec<&DataType> = stored.fields().iter().map(|f| f.data_type()).collect();
+    assert_eq!(types, [&DataType::UInt32, &DataType::UInt8, &DataType::UInt16, &DataType::Int64]);
+    assert_eq!(stored.field(1).metadata().get(super::encoding::BASE_KEY).map(String::as_str), Some("-5"));
     assert_eq!(decode_chunk(&bytes).unwrap(), batch);
 }
 
