@@ -58,6 +58,10 @@ pub struct BucketStats {
 /// One shard behind its lock, on its own cache line(s).
 type ShardCell<K, V> = Padded<Mutex<Shard<K, V>>>;
 
+/// Bytes the allocator adds to each heap block (its header and rounding, about): what a key's
+/// heap size ([`crate::TableKind::key_heap`]) adds per block it holds.
+pub(crate) const ALLOCATOR_OVERHEAD: usize = 16;
+
 /// Per-row overhead on top of the row itself and its key's heap bytes: the index entry at its
 /// usual fill (8 bytes and a control byte, 44–87 % full).
 const ROW_OVERHEAD: usize = 16;

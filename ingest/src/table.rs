@@ -6,16 +6,13 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 
-use crate::buckets::Merge;
+use crate::buckets::{ALLOCATOR_OVERHEAD, Merge};
 use crate::notify::{NotifyBatchBuilder, NotifyEntry, NotifyValue, notify_schema, read_notify_batch};
 use crate::property::{
     PropertyBatchBuilder, PropertyKey, PropertyValue, property_schema, read_property_batch,
 };
 use crate::stat::{PackedStatKey, StatBatchBuilder, StatValue, read_stat_batch, stat_schema};
 use crate::time::TimestampMs;
-
-/// Bytes the allocator adds to each heap block (header and rounding), about.
-const ALLOCATOR_OVERHEAD: usize = 16;
 
 /// Rows read back from a batch: slot, key, value.
 pub type Rows<T> = Vec<(TimestampMs, <T as TableKind>::Key, <T as TableKind>::Value)>;

@@ -218,6 +218,17 @@ enum Shown {
     Day,
 }
 
+impl Shown {
+    /// The width of the local intervals or days numbered, in ms (`None` for text).
+    fn bin_ms(self) -> Option<i64> {
+        match self {
+            Self::Text => None,
+            Self::Interval => Some(TARS_INTERVAL_MS),
+            Self::Day => Some(DAY_MS),
+        }
+    }
+}
+
 impl QueryEngine {
     /// The `[from, to)` time range of `req` (`date`, `tflag1..tflag2`) in ms since the epoch.
     fn time_range(&self, req: &MonitorRequest) -> Result<(i64, i64)> {
@@ -249,19 +260,20 @@ impl QueryEngine {
             // The labels are grouped by as integers (the local interval's or day's number),
             // and turned into text only for the few groups of the answer: far cheaper than a
             // label string for every row.
-            let (value, group, as_text) = match g.as_str() {
-                "f_tflag" => {
-                    let bin = format!("(CAST(time AS BIGINT) + {offset_ms}) / {TARS_INTERVAL_MS}");
-                    (bin.clone(), bin, Shown::Interval)
+            let as_text = match g.as_str() {
+                "f_tflag" => Shown::Interval,
+                "f_date" => Shown::Day,
+                _ => Shown::Text,
+            };
+            let (value, group) = match as_text.bin_ms() {
+                Some(width) => {
+                    let bin = format!("(CAST(time AS BIGINT) + {offset_ms}) / {width}");
+                    (bin.clone(), bin)
                 }
-                "f_date" => {
-                    let bin = format!("(CAST(time AS BIGINT) + {offset_ms}) / {DAY_MS}");
-                    (bin.clone(), bin, Shown::Day)
+                None if kind == FieldKind::Date => {
+                    (format!("replace(CAST({expr} AS VARCHAR), '-', '')"), expr.to_owned())
                 }
-                _ if kind == FieldKind::Date => {
-                    (format!("replace(CAST({expr} AS VARCHAR), '-', '')"), expr.to_owned(), Shown::Text)
-                }
-                _ => (format!("CAST({expr} AS VARCHAR)"), expr.to_owned(), Shown::Text),
+                None => (format!("CAST({expr} AS VARCHAR)"), expr.to_owned()),
             };
             select.push(format!("{value} AS g{i}"));
             groups.push(group);
@@ -436,8 +448,8 @@ impl QueryEngine {
             .enumerate()
             .map(|(i, kind)| {
                 let column = batch.column(i);
-                Ok(match kind {
-                    Shown::Text => {
+                Ok(match kind.bin_ms() {
+                    None => {
                         let text = cast(column, &DataType::Utf8)
                             .map_err(datafusion::error::DataFusionError::from)?;
                         let text = text.as_string::<i32>();
@@ -445,11 +457,10 @@ impl QueryEngine {
                             .map(|r| if text.is_null(r) { "" } else { text.value(r) }.to_owned())
                             .collect()
                     }
-                    Shown::Interval | Shown::Day => {
+                    Some(width) => {
                         let n = cast(column, &DataType::Int64)
                             .map_err(datafusion::error::DataFusionError::from)?;
                         let n = n.as_primitive::<Int64Type>();
-                        let width = if *kind == Shown::Interval { TARS_INTERVAL_MS } else { DAY_MS };
                         (0..batch.num_rows())
                             .map(|r| {
                                 let label =

@@ -218,45 +218,61 @@ pub(super) fn to_storage(batch: &RecordBatch, layout: &Layout) -> Result<RecordB
     rebuild(Schema::new_with_metadata(fields, schema.metadata().clone()), columns, batch.num_rows())
 }
 
-/// `strings` as `Dictionary<Int32, Utf8>`, values in the order first seen. A row equal to the
-/// row before it reuses its key without a lookup: a slot's rows come in report order, and the
-/// rows of one report share their caller, callee, IPs and version. Strings are hashed with
-/// foldhash and compared with [`crate::bytes::equal`]; this is several times Arrow's `cast`.
+/// The distinct strings of a column, numbered in the order first seen: the dictionary
+/// encoder's and the segment planner's lookup. A string equal to the one before it reuses its
+/// number without a lookup: a slot's rows come in report order, and the rows of one report
+/// share their caller, callee, IPs and version. Strings are hashed with foldhash and compared
+/// with [`crate::bytes::equal`]; this is several times Arrow's `cast`.
+#[derive(Default)]
+pub(super) struct Distinct<'a> {
+    hasher: hashbrown::DefaultHashBuilder,
+    index: HashTable<usize>,
+    values: Vec<&'a str>,
+    last: Option<(&'a str, usize)>,
+}
+
+impl<'a> Distinct<'a> {
+    /// The number of `s`: the count of distinct strings seen before it, if it is new.
+    pub(super) fn id(&mut self, s: &'a str) -> usize {
+        if let Some((l, id)) = self.last
+            && crate::bytes::equal(l.as_bytes(), s.as_bytes())
+        {
+            return id;
+        }
+        let Self { hasher, index, values, .. } = self;
+        let h = hasher.hash_one(s);
+        let id = match index.find(h, |&id| crate::bytes::equal(values[id].as_bytes(), s.as_bytes())) {
+            Some(&id) => id,
+            None => {
+                values.push(s);
+                index.insert_unique(h, values.len() - 1, |&id| hasher.hash_one(values[id]));
+                values.len() - 1
+            }
+        };
+        self.last = Some((s, id));
+        id
+    }
+
+    /// The distinct strings, by number.
+    pub(super) fn into_values(self) -> Vec<&'a str> {
+        self.values
+    }
+}
+
+/// `strings` as `Dictionary<Int32, Utf8>`, values in the order first seen ([`Distinct`]).
 fn encode_dictionary(strings: &StringArray) -> Result<DictionaryArray<Int32Type>, ChunkError> {
-    let hasher = hashbrown::DefaultHashBuilder::default();
-    let hash = |s: &str| hasher.hash_one(s);
-    let mut index: HashTable<i32> = HashTable::new();
-    let mut distinct: Vec<&str> = Vec::new();
+    let mut distinct = Distinct::default();
     let mut keys: Vec<i32> = Vec::with_capacity(strings.len());
-    let mut last: Option<(&str, i32)> = None;
     for row in 0..strings.len() {
         if strings.is_null(row) {
             keys.push(0);
             continue;
         }
-        let s = strings.value(row);
-        if let Some((l, k)) = last
-            && crate::bytes::equal(l.as_bytes(), s.as_bytes())
-        {
-            keys.push(k);
-            continue;
-        }
-        let h = hash(s);
-        let k = match index.find(h, |&k| crate::bytes::equal(distinct[k as usize].as_bytes(), s.as_bytes())) {
-            Some(&k) => k,
-            None => {
-                let k = i32::try_from(distinct.len())
-                    .map_err(|_| ChunkError::TooLarge { len: distinct.len() })?;
-                distinct.push(s);
-                index.insert_unique(h, k, |&k| hash(distinct[k as usize]));
-                k
-            }
-        };
-        last = Some((s, k));
-        keys.push(k);
+        let id = distinct.id(strings.value(row));
+        keys.push(i32::try_from(id).map_err(|_| ChunkError::TooLarge { len: id })?);
     }
     let keys = Int32Array::new(keys.into(), strings.nulls().cloned());
-    Ok(DictionaryArray::try_new(keys, Arc::new(StringArray::from_iter_values(distinct)))?)
+    Ok(DictionaryArray::try_new(keys, Arc::new(StringArray::from_iter_values(distinct.into_values())))?)
 }
 
 /// The reader's row filter: keeps the rows of `batch` that satisfy every condition of

@@ -36,16 +36,13 @@
 //! contiguous run of every segment: a scan of part of the hour slices each segment it reads,
 //! and skips a segment that holds no row of the range without reading it.
 
-use std::hash::BuildHasher;
+use std::ops::Range;
 
 use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 use arrow_ipc::writer::StreamWriter;
-use hashbrown::HashTable;
-
-use std::ops::Range;
 
 use super::header::{self, HEADER_LEN, VERSION_2, VERSION_3, crc32};
 use super::{ChunkFilter, decode_v1, encoding, ipc_options};
@@ -197,36 +194,25 @@ fn plan(batch: &RecordBatch, segment_by: Option<usize>, min_rows: usize) -> Resu
         return Err(ChunkError::SegmentColumn { column, reason: "not a Utf8 column" });
     }
     let values = batch.column(column).as_string::<i32>();
-    // Rows by value, in the order values are first seen; a row with the value of the row
-    // before it skips the lookup (see `encoding::encode_dictionary`).
-    let hasher = hashbrown::DefaultHashBuilder::default();
-    let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
-        (Some(a), Some(b)) => crate::bytes::equal(a.as_bytes(), b.as_bytes()),
-        (a, b) => a.is_none() && b.is_none(),
-    };
-    let mut index: HashTable<usize> = HashTable::new();
-    let mut groups: Vec<(Option<&str>, Vec<u32>)> = Vec::new();
-    let mut last: Option<usize> = None;
+    // Rows by value (nulls apart), values numbered as the dictionary encoder numbers them.
+    let mut distinct = encoding::Distinct::default();
+    let mut rows_of: Vec<Vec<u32>> = Vec::new();
+    let mut null_rows: Vec<u32> = Vec::new();
     for row in 0..values.len() {
-        let value = values.is_valid(row).then(|| values.value(row));
-        let row = u32::try_from(row).map_err(|_| ChunkError::TooLarge { len: values.len() })?;
-        let group = match last {
-            Some(g) if same(groups[g].0, value) => g,
-            _ => {
-                let h = hasher.hash_one(value);
-                match index.find(h, |&g| same(groups[g].0, value)) {
-                    Some(&g) => g,
-                    None => {
-                        groups.push((value, Vec::new()));
-                        index.insert_unique(h, groups.len() - 1, |&g| hasher.hash_one(groups[g].0));
-                        groups.len() - 1
-                    }
-                }
-            }
-        };
-        groups[group].1.push(row);
-        last = Some(group);
+        let at = u32::try_from(row).map_err(|_| ChunkError::TooLarge { len: values.len() })?;
+        if values.is_null(row) {
+            null_rows.push(at);
+            continue;
+        }
+        let id = distinct.id(values.value(row));
+        if id == rows_of.len() {
+            rows_of.push(Vec::new());
+        }
+        rows_of[id].push(at);
     }
+    let nulls = (!null_rows.is_empty()).then_some((None, null_rows));
+    let mut groups: Vec<(Option<&str>, Vec<u32>)> =
+        nulls.into_iter().chain(distinct.into_values().into_iter().map(Some).zip(rows_of)).collect();
     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     if groups.len() <= 1 {
         return Ok(whole(groups.into_iter().map(|(v, _)| v.map(str::to_owned)).collect()));

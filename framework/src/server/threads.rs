@@ -50,16 +50,6 @@ impl ConnectionThreads {
         Ok(Self { handles, next: AtomicUsize::new(0), stop, threads: Mutex::new(threads) })
     }
 
-    /// How many threads there are.
-    pub fn len(&self) -> usize {
-        self.handles.len()
-    }
-
-    /// Whether there are none (never: [`Self::start`] starts at least one).
-    pub fn is_empty(&self) -> bool {
-        self.handles.is_empty()
-    }
-
     /// Runs `task` on the next thread.
     pub fn spawn<F>(&self, task: F)
     where

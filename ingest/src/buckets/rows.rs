@@ -4,9 +4,8 @@
 //! The rows live in fixed-size pages in insertion order; a small index of `(row id, 32-bit
 //! hash)` pairs finds them. Compared with a `HashMap<K, V>`, whose buckets hold the rows:
 //! - **memory**: a hash table is between 44 % and 87 % full, and its empty buckets are as wide
-//!   as a row (136 bytes for `stat`). Here only the 8-byte index entries are spare; the pages
-//!   waste at most the unfilled end of the last one. At 1M keys that is 285 → ~150 bytes of
-//!   table per key.
+//!   as a row (224 bytes for `stat`). Here only the 8-byte index entries are spare; the pages
+//!   waste at most the unfilled end of the last one.
 //! - **growth and merging**: the index keeps each row's hash, so growing it, and merging the
 //!   shards of a slot when it seals, never hash a key again (for `stat`, re-hashing a packed
 //!   key meant unpacking it), and a probe compares a key only when its 32-bit hash matches.
@@ -18,7 +17,7 @@
 use hashbrown::{Equivalent, HashTable};
 
 /// Rows per page. Pages are allocated whole once the first one is full, so a table wastes at
-/// most one partly filled page (136 KiB for `stat`), never half of itself after a doubling.
+/// most one partly filled page (224 KiB for `stat`), never half of itself after a doubling.
 const PAGE: usize = 1024;
 
 /// An index entry: where the row is and the high half of its key's hash.
@@ -79,19 +78,29 @@ impl<K, V> SlotRows<K, V> {
     where
         Q: Equivalent<K> + ?Sized,
     {
-        let h = short(hash);
-        let pages = &self.pages;
-        let at = self.index.find(index_hash(h), |e| e.hash == h && key.equivalent(&row(pages, e.row).0))?.row;
+        let at = self.position(short(hash), key)?;
         Some(&mut row_mut(&mut self.pages, at).1)
+    }
+
+    /// The row id of the key equivalent to `key`, whose hash keeps the 32 bits `h`.
+    fn position<Q>(&self, h: u32, key: &Q) -> Option<u32>
+    where
+        Q: Equivalent<K> + ?Sized,
+    {
+        let pages = &self.pages;
+        self.index.find(index_hash(h), |e| e.hash == h && key.equivalent(&row(pages, e.row).0)).map(|e| e.row)
     }
 
     /// Adds a row whose key is not in the table; `hash` is the key's hash.
     pub fn insert_new(&mut self, hash: u64, key: K, value: V) {
+        self.insert_short(short(hash), key, value);
+    }
+
+    /// [`Self::insert_new`], given the 32 bits of the hash an entry keeps.
+    fn insert_short(&mut self, h: u32, key: K, value: V) {
         let id =
             u32::try_from(self.len).unwrap_or_else(|_| unreachable!("more than 4G rows in one slot shard"));
-        self.index.insert_unique(index_hash(short(hash)), Entry { row: id, hash: short(hash) }, |e| {
-            index_hash(e.hash)
-        });
+        self.index.insert_unique(index_hash(h), Entry { row: id, hash: h }, |e| index_hash(e.hash));
         match self.pages.last_mut() {
             Some(page) if page.len() < PAGE => page.push((key, value)),
             _ => {
@@ -130,11 +139,9 @@ impl<K: Eq, V> SlotRows<K, V> {
         };
         self.index.reserve(from.len, |e| index_hash(e.hash));
         for ((key, value), h) in from.pages.into_iter().flatten().zip(hashes) {
-            let pages = &self.pages;
-            match self.index.find(index_hash(h), |e| e.hash == h && row(pages, e.row).0 == key).map(|e| e.row)
-            {
+            match self.position(h, &key) {
                 Some(at) => merge(&mut row_mut(&mut self.pages, at).1, &value),
-                None => self.insert_new(u64::from(h) << 32, key, value),
+                None => self.insert_short(h, key, value),
             }
         }
     }
@@ -146,15 +153,9 @@ impl<K: Eq + Clone, V: Clone> SlotRows<K, V> {
         self.index.reserve(from.len, |e| index_hash(e.hash));
         for e in from.index.iter() {
             let (key, value) = row(&from.pages, e.row);
-            let h = e.hash;
-            let pages = &self.pages;
-            match self
-                .index
-                .find(index_hash(h), |x| x.hash == h && row(pages, x.row).0 == *key)
-                .map(|x| x.row)
-            {
+            match self.position(e.hash, key) {
                 Some(at) => merge(&mut row_mut(&mut self.pages, at).1, value),
-                None => self.insert_new(u64::from(h) << 32, key.clone(), value.clone()),
+                None => self.insert_short(e.hash, key.clone(), value.clone()),
             }
         }
     }

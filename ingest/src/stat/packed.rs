@@ -24,6 +24,7 @@ use std::hash::{Hash, Hasher};
 use hashbrown::Equivalent;
 
 use super::{Source, StatKeyRef};
+use crate::buckets::ALLOCATOR_OVERHEAD;
 
 /// Bytes before the strings: source, slave_port, return_value.
 const FIXED: usize = 9;
@@ -31,9 +32,6 @@ const FIXED: usize = 9;
 /// Longest packed key kept inside the value; with its length and the tag that makes
 /// `PackedStatKey` 104 bytes.
 pub(crate) const INLINE: usize = 102;
-
-/// Bytes the allocator adds to each heap block (its header and rounding, about).
-const ALLOCATOR_OVERHEAD: usize = 16;
 
 /// A stat key packed into one byte string (see the module doc).
 #[derive(Clone)]
@@ -136,14 +134,6 @@ impl StatKeyRef<'_> {
     /// Bytes of the key packed ([`PackedStatKey`]).
     pub fn packed_len(&self) -> usize {
         FIXED + self.strings().iter().map(|s| varint_len(s.len()) + s.len()).sum::<usize>()
-    }
-
-    /// Heap bytes the owned key takes in the open slot ([`PackedStatKey::heap_bytes`]).
-    pub fn heap_bytes(&self) -> usize {
-        match self.packed_len() {
-            n if n <= INLINE => 0,
-            n => n + ALLOCATOR_OVERHEAD,
-        }
     }
 
     /// Writes the packed form into `out` (exactly [`Self::packed_len`] bytes long).
@@ -286,8 +276,9 @@ mod tests {
             let (ka, kb) = (key(&a, sa, pa, ra), key(&b, sb, pb, rb));
             let packed = PackedStatKey::from(&ka);
             prop_assert_eq!(packed.unpack(), ka);
-            prop_assert_eq!(packed.heap_bytes(), ka.heap_bytes());
             prop_assert_eq!(packed.bytes().len(), ka.packed_len());
+            let heap = if ka.packed_len() <= INLINE { 0 } else { ka.packed_len() + ALLOCATOR_OVERHEAD };
+            prop_assert_eq!(packed.heap_bytes(), heap);
             let hasher = hashbrown::DefaultHashBuilder::default();
             prop_assert_eq!(hasher.hash_one(&packed), hasher.hash_one(ka));
             prop_assert!(ka.equivalent(&packed));
